@@ -1,0 +1,153 @@
+//! What a container is (its immutable configuration) and where it is (its
+//! mutable runtime state). Both are stored by `berth-state` as JSON.
+
+use crate::state::ContainerState;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How a mount is provided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path bind-mounted into the container (`-v HOST:CTR`).
+    Bind,
+    /// A fresh tmpfs (`--tmpfs PATH[:OPTS]`).
+    Tmpfs,
+}
+
+/// One user-requested mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// Host path for binds; "tmpfs" for tmpfs.
+    pub source: String,
+    /// Absolute path inside the container.
+    pub destination: String,
+    /// Mount options (`ro`, `rw`, `size=64m`, ...).
+    pub options: Vec<String>,
+}
+
+impl MountSpec {
+    /// True when the mount is read-only.
+    pub fn read_only(&self) -> bool {
+        self.options.iter().any(|o| o == "ro")
+    }
+}
+
+/// cgroup limits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Memory limit in bytes.
+    pub memory: Option<i64>,
+    /// CPU quota in CPUs (1.5 = one and a half cores).
+    pub cpus: Option<f64>,
+    /// Maximum number of processes.
+    pub pids_limit: Option<i64>,
+}
+
+/// A container's configuration: fixed at create time (except the name,
+/// which `rename` changes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    /// 64 lowercase hex digits.
+    pub id: String,
+    pub name: String,
+    /// ID of the image the rootfs comes from.
+    pub image_id: String,
+    /// The image reference the user gave, as resolved (`localhost/busybox:latest`).
+    pub image_name: String,
+    pub created: Timestamp,
+    /// The process arguments (entrypoint + command, resolved).
+    pub args: Vec<String>,
+    /// Entrypoint as configured (for inspect).
+    pub entrypoint: Vec<String>,
+    /// Command as configured (for inspect and ps).
+    pub command: Vec<String>,
+    /// `KEY=value` pairs: image env, then user env.
+    pub env: Vec<String>,
+    pub workdir: String,
+    /// `uid[:gid]` or a user name, as given (resolved when the spec is built).
+    pub user: String,
+    pub hostname: String,
+    pub read_only: bool,
+    pub mounts: Vec<MountSpec>,
+    pub resources: Resources,
+    /// Signal number used by `stop`.
+    pub stop_signal: i32,
+    /// Seconds `stop` waits before SIGKILL.
+    pub stop_timeout: u64,
+    pub labels: BTreeMap<String, String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    /// Keep stdin open (`-i`).
+    pub stdin: bool,
+    /// Allocate a pseudo-terminal (`-t`).
+    pub tty: bool,
+    /// Remove the container when it exits (`--rm`).
+    pub auto_remove: bool,
+    /// Log driver (`k8s-file`).
+    pub log_driver: String,
+    /// OCI runtime name (`runc` or `crun`), chosen at create time.
+    pub runtime: String,
+}
+
+/// A container's mutable state, rewritten on every transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeState {
+    pub state: ContainerState,
+    /// PID of the container's init on the host; 0 when none.
+    pub pid: i32,
+    /// PID of the container's berth-mon; 0 when none.
+    pub monitor_pid: i32,
+    /// The last exit code; kept after exit until the next start.
+    pub exit_code: Option<i32>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub oom_killed: bool,
+    /// Where the rootfs is mounted while it is.
+    pub mountpoint: Option<String>,
+    /// How many times the container was restarted.
+    pub restart_count: u32,
+    /// The last error the runtime reported, if any.
+    pub error: String,
+    /// Set while `stop` waits, so other commands can show "stopping".
+    pub stop_requested: bool,
+}
+
+impl Default for RuntimeState {
+    fn default() -> Self {
+        RuntimeState {
+            state: ContainerState::Configured,
+            pid: 0,
+            monitor_pid: 0,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            oom_killed: false,
+            mountpoint: None,
+            restart_count: 0,
+            error: String::new(),
+            stop_requested: false,
+        }
+    }
+}
+
+/// A container as stored: configuration plus state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub config: ContainerConfig,
+    pub state: RuntimeState,
+}
+
+impl ContainerRecord {
+    /// The container's ID.
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+    /// The container's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}

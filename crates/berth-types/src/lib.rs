@@ -1,0 +1,16 @@
+//! `berth-types`: the vocabulary every berth crate shares.
+//!
+//! Identifiers and name rules, the container state machine (one exhaustive
+//! op × state table), container configuration and runtime-state records, the
+//! monitor wire protocol and the one error type with its exit-code mapping.
+//! This crate performs no I/O.
+
+pub mod config;
+pub mod error;
+pub mod id;
+pub mod monitor;
+pub mod state;
+
+pub use config::{ContainerConfig, ContainerRecord, MountKind, MountSpec, Resources, RuntimeState};
+pub use error::{Error, ErrorKind, Result};
+pub use state::{check_op, ContainerState, Op, Verdict};
