@@ -1,1 +1,156 @@
-fn main() {}
+//! `berth`: Podman's command line over `berth-core`. This crate parses
+//! flags, calls the library and prints; it holds no lifecycle rules.
+
+mod cmd_container;
+mod cmd_image;
+mod cmd_ps;
+mod cmd_system;
+mod create_args;
+mod format;
+mod report;
+
+use clap::{Parser, Subcommand};
+use report::Exit;
+use std::path::PathBuf;
+
+/// berth: a daemonless container engine (Podman's CLI).
+#[derive(Parser)]
+#[command(name = "berth", version, about, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Path to the persistent storage root.
+    #[arg(long, global = true, env = "BERTH_ROOT", value_name = "PATH")]
+    root: Option<PathBuf>,
+    /// Path to the runtime state root (tmpfs).
+    #[arg(long, global = true, env = "BERTH_RUNROOT", value_name = "PATH")]
+    runroot: Option<PathBuf>,
+    /// OCI runtime to use (crun where it works, else runc).
+    #[arg(long, global = true, env = "BERTH_RUNTIME")]
+    runtime: Option<String>,
+    /// Log level (accepted for Podman compatibility).
+    #[arg(long, global = true, hide = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a container.
+    Create(create_args::CreateArgs),
+    /// Run a command in a new container.
+    Run(cmd_container::RunArgs),
+    /// Create containers in the runtime without starting them.
+    Init(cmd_container::ManyArgs),
+    /// Start containers.
+    Start(cmd_container::StartArgs),
+    /// Stop containers.
+    Stop(cmd_container::StopArgs),
+    /// Send a signal to containers.
+    Kill(cmd_container::KillArgs),
+    /// Restart containers.
+    Restart(cmd_container::StopArgs),
+    /// Wait for containers to stop and print their exit codes.
+    Wait(cmd_container::ManyArgs),
+    /// Remove containers.
+    #[command(visible_alias = "remove")]
+    Rm(cmd_container::RmArgs),
+    /// Pause containers.
+    Pause(cmd_container::ManyArgs),
+    /// Unpause containers.
+    Unpause(cmd_container::ManyArgs),
+    /// Rename a container.
+    Rename(cmd_container::RenameArgs),
+    /// List containers.
+    #[command(visible_alias = "list", alias = "ls")]
+    Ps(cmd_ps::PsArgs),
+    /// Show containers' logs.
+    Logs(cmd_container::LogsArgs),
+    /// Show details of containers or images.
+    Inspect(cmd_container::InspectArgs),
+    /// Manage containers.
+    Container {
+        #[command(subcommand)]
+        command: cmd_container::ContainerCommand,
+    },
+    /// Load images from an archive.
+    Load(cmd_image::LoadArgs),
+    /// List images.
+    Images(cmd_image::ImagesArgs),
+    /// Remove images.
+    Rmi(cmd_image::RmiArgs),
+    /// Manage images.
+    Image {
+        #[command(subcommand)]
+        command: cmd_image::ImageCommand,
+    },
+    /// Show version information.
+    Version(cmd_system::VersionArgs),
+    /// Show system information.
+    Info(cmd_system::InfoArgs),
+    /// Manage berth itself.
+    System {
+        #[command(subcommand)]
+        command: cmd_system::SystemCommand,
+    },
+}
+
+fn runtime(cli: &Cli) -> berth_core::Result<berth_core::Runtime> {
+    let rt = berth_core::Runtime::open(berth_core::RuntimeOptions {
+        root: cli.root.clone(),
+        runroot: cli.runroot.clone(),
+        runtime: cli.runtime.clone(),
+        ..Default::default()
+    })?;
+    for w in rt.warnings() {
+        eprintln!("WARN: {w}");
+    }
+    Ok(rt)
+}
+
+fn dispatch(cli: &Cli) -> Exit {
+    if let Command::Version(a) = &cli.command {
+        return cmd_system::version(a);
+    }
+    let rt = match runtime(cli) {
+        Ok(rt) => rt,
+        Err(e) => return report::fail(&e),
+    };
+    match &cli.command {
+        Command::Create(a) => cmd_container::create(&rt, a),
+        Command::Run(a) => cmd_container::run(&rt, a),
+        Command::Init(a) => cmd_container::init(&rt, a),
+        Command::Start(a) => cmd_container::start(&rt, a),
+        Command::Stop(a) => cmd_container::stop(&rt, a),
+        Command::Kill(a) => cmd_container::kill(&rt, a),
+        Command::Restart(a) => cmd_container::restart(&rt, a),
+        Command::Wait(a) => cmd_container::wait(&rt, a),
+        Command::Rm(a) => cmd_container::rm(&rt, a),
+        Command::Pause(a) => cmd_container::pause(&rt, a),
+        Command::Unpause(a) => cmd_container::unpause(&rt, a),
+        Command::Rename(a) => cmd_container::rename(&rt, a),
+        Command::Ps(a) => cmd_ps::ps(&rt, a),
+        Command::Logs(a) => cmd_container::logs(&rt, a),
+        Command::Inspect(a) => cmd_container::inspect(&rt, a),
+        Command::Container { command } => cmd_container::container(&rt, command),
+        Command::Load(a) => cmd_image::load(&rt, a),
+        Command::Images(a) => cmd_image::images(&rt, a),
+        Command::Rmi(a) => cmd_image::rmi(&rt, a),
+        Command::Image { command } => cmd_image::image(&rt, command),
+        Command::Info(a) => cmd_system::info(&rt, a),
+        Command::System { command } => cmd_system::system(&rt, command),
+        Command::Version(_) => unreachable!("handled above"),
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = dispatch(&cli);
+    std::process::exit(code);
+}

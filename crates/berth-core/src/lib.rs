@@ -1,1 +1,46 @@
-//! placeholder
+//! `berth-core` ("libberth"): the container engine as a library.
+//!
+//! Open a [`Runtime`], create containers from images and drive them through
+//! their lifecycle with [`Container`]'s methods, which mirror libpod's
+//! Container API (`init`, `start`, `start_and_attach`, `stop_with_timeout`,
+//! `kill`, `wait_for_exit`, `cleanup`, `batch`, `sync`, ...). Every operation
+//! takes the container's cross-process lock, syncs its state with the
+//! monitor, checks the operation against the state table in
+//! `berth_types::state`, acts, and saves. The `berth` CLI uses nothing but
+//! this API.
+//!
+//! ```no_run
+//! use berth_core::{CreateOptions, Runtime, RuntimeOptions};
+//! let rt = Runtime::open(RuntimeOptions::default())?;
+//! let ctr = rt.create_container(&CreateOptions {
+//!     image: "localhost/busybox".into(),
+//!     command: vec!["echo".into(), "hello".into()],
+//!     ..Default::default()
+//! })?;
+//! ctr.start()?;
+//! assert_eq!(ctr.wait_for_exit()?, 0);
+//! ctr.remove(false, None)?;
+//! # Ok::<(), berth_types::Error>(())
+//! ```
+
+#![recursion_limit = "256"]
+
+pub mod container;
+mod create;
+mod images;
+pub mod inspect;
+mod names;
+pub mod paths;
+mod rootfs;
+mod runtime;
+pub mod signal;
+mod spec;
+pub mod units;
+mod user;
+
+pub use berth_storage::ImageInfo;
+pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
+pub use container::logs::{read_log, LogLine, LogOptions};
+pub use container::{AttachStream, Container, LockedContainer};
+pub use create::{parse_env_file, CreateOptions, ImageDefaults};
+pub use runtime::{Runtime, RuntimeOptions};

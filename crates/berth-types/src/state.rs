@@ -236,12 +236,12 @@ pub fn verdict(op: Op, state: ContainerState) -> Verdict {
             Running | Stopping | Paused => {
                 Deny("container is running or paused, stop it first or use --force")
             }
-            Removing => Deny("container is already being removed"),
+            // Removal runs under the container's lock from start to end, so a
+            // container seen in Removing was left by a remover that died:
+            // removing it again finishes the job.
+            Removing => Allow,
         },
-        Op::RemoveForce => match state {
-            Configured | Created | Running | Stopping | Paused | Stopped | Exited => Allow,
-            Removing => Deny("container is already being removed"),
-        },
+        Op::RemoveForce => Allow,
         Op::Cleanup => match state {
             Configured | Created | Stopped | Exited => Allow,
             Running | Stopping | Paused => {
@@ -303,8 +303,8 @@ mod tests {
         (Op::Restart, "AAA--AA-"),
         (Op::Pause, "--A-----"),
         (Op::Unpause, "----A---"),
-        (Op::Remove, "AA---AA-"),
-        (Op::RemoveForce, "AAAAAAA-"),
+        (Op::Remove, "AA---AAA"),
+        (Op::RemoveForce, "AAAAAAAA"),
         (Op::Cleanup, "AA---AAA"),
         (Op::Wait, "AAAAAAAA"),
         (Op::Exec, "--A-----"),

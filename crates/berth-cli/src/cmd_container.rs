@@ -1,0 +1,501 @@
+//! Container verbs: create, run, init, start, stop, kill, restart, wait, rm,
+//! pause, unpause, rename, logs, inspect, `container exists|cleanup`.
+
+use crate::create_args::CreateArgs;
+use crate::format::print_json;
+use crate::report::{fail, fail_any, Exit, Outcome};
+use berth_core::{inspect::inspect_json, Container, Error, ErrorKind, LogOptions, Runtime};
+use clap::{Args, Subcommand};
+use std::io::Write;
+
+/// Containers named on the command line, or all of them, or the latest.
+#[derive(Args, Debug)]
+pub struct Targets {
+    /// Act on the latest container berth created.
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Containers (names, IDs or unique ID prefixes).
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ManyArgs {
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Run in the background and print the container ID.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach to the container's output and return its exit code.
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Keep stdin open and send it to the container.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container.
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    pub time: Option<u64>,
+    /// Act on all running containers.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not error on missing containers.
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send (name or number).
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    /// Signal all running containers.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Stop and remove running containers.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove all containers.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Remove anonymous volumes too (none exist yet; accepted).
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// Seconds to wait for a graceful stop before killing (with --force).
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u64>,
+    /// Do not error on missing containers.
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow log output.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Show logs since a timestamp (RFC 3339) or a duration ago (10m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp or a duration ago.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Number of lines to show from the end.
+    #[arg(long)]
+    pub tail: Option<i64>,
+    /// Show timestamps.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Prefix each line with the container's name.
+    #[arg(short = 'n', long)]
+    pub names: bool,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Format the output with a Go template, or `json`.
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// What to inspect: container, image or all.
+    #[arg(short = 't', long = "type", default_value = "all")]
+    pub kind: String,
+    /// Inspect the latest container.
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    pub names: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum ContainerCommand {
+    /// Check whether a container exists (exit 0) or not (exit 1).
+    Exists { container: String },
+    /// Record a container's exit and release its resources (run by berth-mon).
+    Cleanup(ManyArgs),
+    Create(CreateArgs),
+    Run(RunArgs),
+    Init(ManyArgs),
+    Start(StartArgs),
+    Stop(StopArgs),
+    Kill(KillArgs),
+    Restart(StopArgs),
+    Wait(ManyArgs),
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    Pause(ManyArgs),
+    Unpause(ManyArgs),
+    Rename(RenameArgs),
+    #[command(visible_alias = "ls", alias = "list")]
+    Ps(crate::cmd_ps::PsArgs),
+    Logs(LogsArgs),
+    Inspect(InspectArgs),
+}
+
+pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
+    match cmd {
+        ContainerCommand::Exists { container } => match rt.lookup(container) {
+            Ok(_) => 0,
+            Err(e) if e.kind == ErrorKind::NoSuchContainer => 1,
+            Err(e) => fail(&e),
+        },
+        ContainerCommand::Cleanup(a) => each(rt, &a.targets, false, |c, _| c.cleanup()),
+        ContainerCommand::Create(a) => create(rt, a),
+        ContainerCommand::Run(a) => run(rt, a),
+        ContainerCommand::Init(a) => init(rt, a),
+        ContainerCommand::Start(a) => start(rt, a),
+        ContainerCommand::Stop(a) => stop(rt, a),
+        ContainerCommand::Kill(a) => kill(rt, a),
+        ContainerCommand::Restart(a) => restart(rt, a),
+        ContainerCommand::Wait(a) => wait(rt, a),
+        ContainerCommand::Rm(a) => rm(rt, a),
+        ContainerCommand::Pause(a) => pause(rt, a),
+        ContainerCommand::Unpause(a) => unpause(rt, a),
+        ContainerCommand::Rename(a) => rename(rt, a),
+        ContainerCommand::Ps(a) => crate::cmd_ps::ps(rt, a),
+        ContainerCommand::Logs(a) => logs(rt, a),
+        ContainerCommand::Inspect(a) => inspect(rt, a),
+    }
+}
+
+/// Resolve the targets: `(what the user typed, container)`.
+fn resolve<'r>(rt: &'r Runtime, t: &Targets, all: bool) -> Vec<(String, berth_core::Result<Container<'r>>)> {
+    if t.latest {
+        return vec![("latest".into(), rt.latest())];
+    }
+    if all {
+        return match rt.containers() {
+            Ok(list) => list.into_iter().map(|r| (r.config.id.clone(), rt.lookup(&r.config.id))).collect(),
+            Err(e) => vec![(String::new(), Err(e))],
+        };
+    }
+    t.containers.iter().map(|n| (n.clone(), rt.lookup(n))).collect()
+}
+
+fn need_targets(t: &Targets, all: bool) -> Option<Exit> {
+    if t.containers.is_empty() && !t.latest && !all {
+        eprintln!("Error: you must provide at least one container name or ID");
+        return Some(125);
+    }
+    None
+}
+
+/// Apply `op` to each target, printing what the user typed on success.
+fn each(rt: &Runtime, t: &Targets, all: bool, op: impl Fn(&Container, &str) -> berth_core::Result<()>) -> Exit {
+    if let Some(code) = need_targets(t, all) {
+        return code;
+    }
+    let mut outcome = Outcome::default();
+    for (given, c) in resolve(rt, t, all) {
+        match c.and_then(|c| op(&c, &given)) {
+            Ok(()) => println!("{given}"),
+            Err(e) => outcome.error(&e),
+        }
+    }
+    outcome.exit(false)
+}
+
+pub fn create(rt: &Runtime, a: &CreateArgs) -> Exit {
+    let opts = match a.to_options() {
+        Ok(o) => o,
+        Err(e) => return fail_any(&e),
+    };
+    match rt.create_container(&opts) {
+        Ok(c) => {
+            println!("{}", c.id());
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Remove a `--rm` container after a failed start (nothing may be left).
+fn discard(c: &Container, auto_remove: bool) {
+    if auto_remove {
+        let _ = c.remove(true, None);
+    }
+}
+
+pub fn run(rt: &Runtime, a: &RunArgs) -> Exit {
+    let opts = match a.create.to_options() {
+        Ok(o) => o,
+        Err(e) => return fail_any(&e),
+    };
+    let c = match rt.create_container(&opts) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    if a.detach {
+        if let Err(e) = c.start() {
+            discard(&c, opts.auto_remove);
+            return fail(&e);
+        }
+        println!("{}", c.id());
+        return 0;
+    }
+    attached_run(&c, opts.interactive, opts.auto_remove)
+}
+
+/// Start with output attached, then wait and return the exit code.
+fn attached_run(c: &Container, stdin: bool, auto_remove: bool) -> Exit {
+    let stream = match c.start_and_attach() {
+        Ok(s) => s,
+        Err(e) => {
+            discard(c, auto_remove);
+            return fail(&e);
+        }
+    };
+    let input = stdin.then(std::io::stdin);
+    if let Err(e) = stream.relay(input, &mut std::io::stdout(), &mut std::io::stderr()) {
+        return fail(&e);
+    }
+    let code = match c.wait_for_exit() {
+        Ok(code) => code,
+        Err(e) => return fail(&e),
+    };
+    if auto_remove {
+        match c.remove(true, None) {
+            Err(e) if e.kind != ErrorKind::NoSuchContainer => return fail(&e),
+            _ => {}
+        }
+    }
+    code
+}
+
+pub fn init(rt: &Runtime, a: &ManyArgs) -> Exit {
+    each(rt, &a.targets, false, |c, _| c.init())
+}
+
+pub fn start(rt: &Runtime, a: &StartArgs) -> Exit {
+    if let Some(code) = need_targets(&a.targets, false) {
+        return code;
+    }
+    if a.attach {
+        if a.targets.containers.len() > 1 {
+            eprintln!("Error: you cannot start and attach multiple containers at once");
+            return 125;
+        }
+        return match resolve(rt, &a.targets, false).pop() {
+            Some((_, Ok(c))) => {
+                let rm = c.inspect_record().map(|r| r.config.auto_remove).unwrap_or(false);
+                attached_run(&c, a.interactive, rm)
+            }
+            Some((_, Err(e))) => fail(&e),
+            None => 125,
+        };
+    }
+    each(rt, &a.targets, false, |c, _| c.start())
+}
+
+pub fn stop(rt: &Runtime, a: &StopArgs) -> Exit {
+    if let Some(code) = need_targets(&a.targets, a.all) {
+        return code;
+    }
+    let mut outcome = Outcome::default();
+    for (given, c) in resolve(rt, &a.targets, a.all) {
+        let r = c.and_then(|c| match a.time {
+            Some(t) => c.stop_with_timeout(t),
+            None => c.stop(),
+        });
+        match r {
+            Ok(()) => println!("{given}"),
+            Err(e) if a.ignore && e.kind == ErrorKind::NoSuchContainer => {}
+            Err(e) => outcome.error(&e),
+        }
+    }
+    outcome.exit(false)
+}
+
+pub fn kill(rt: &Runtime, a: &KillArgs) -> Exit {
+    let signal = match berth_core::signal::parse_signal(&a.signal) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    if a.all {
+        let mut outcome = Outcome::default();
+        for rec in rt.containers().unwrap_or_default().into_iter().filter(|r| r.state.state.is_active()) {
+            match rt.lookup(&rec.config.id).and_then(|c| c.kill(signal)) {
+                Ok(()) => println!("{}", rec.config.id),
+                Err(e) => outcome.error(&e),
+            }
+        }
+        return outcome.exit(false);
+    }
+    each(rt, &a.targets, false, |c, _| c.kill(signal))
+}
+
+pub fn restart(rt: &Runtime, a: &StopArgs) -> Exit {
+    each(rt, &a.targets, a.all, |c, _| c.restart(a.time))
+}
+
+pub fn wait(rt: &Runtime, a: &ManyArgs) -> Exit {
+    if let Some(code) = need_targets(&a.targets, false) {
+        return code;
+    }
+    let mut outcome = Outcome::default();
+    for (_, c) in resolve(rt, &a.targets, false) {
+        match c.and_then(|c| c.wait_for_exit()) {
+            Ok(code) => println!("{code}"),
+            Err(e) => outcome.error(&e),
+        }
+    }
+    outcome.exit(false)
+}
+
+pub fn rm(rt: &Runtime, a: &RmArgs) -> Exit {
+    if let Some(code) = need_targets(&a.targets, a.all) {
+        return code;
+    }
+    let mut outcome = Outcome::default();
+    for (given, c) in resolve(rt, &a.targets, a.all) {
+        match c.and_then(|c| c.remove(a.force, a.time)) {
+            Ok(()) => println!("{given}"),
+            // Podman: `rm -f` (or -i) of something that is not there is quiet success.
+            Err(e) if (a.force || a.ignore) && e.kind == ErrorKind::NoSuchContainer => {}
+            Err(e) => outcome.error(&e),
+        }
+    }
+    outcome.exit(true)
+}
+
+pub fn pause(rt: &Runtime, a: &ManyArgs) -> Exit {
+    each(rt, &a.targets, false, |c, _| c.pause())
+}
+
+pub fn unpause(rt: &Runtime, a: &ManyArgs) -> Exit {
+    each(rt, &a.targets, false, |c, _| c.unpause())
+}
+
+pub fn rename(rt: &Runtime, a: &RenameArgs) -> Exit {
+    match rt.lookup(&a.container).and_then(|c| c.rename(&a.new_name)) {
+        Ok(()) => 0,
+        Err(e) => fail(&e),
+    }
+}
+
+/// `--since`/`--until`: an RFC 3339 time, or a Go duration meaning "ago".
+fn parse_time(s: &str) -> berth_core::Result<jiff::Timestamp> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    if let Ok(secs) = s.parse::<i64>() {
+        return jiff::Timestamp::from_second(secs).map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")));
+    }
+    let d: jiff::SignedDuration =
+        s.parse().map_err(|_| Error::invalid(format!("invalid time {s:?}: expected RFC 3339 or a duration like 10m")))?;
+    jiff::Timestamp::now().checked_sub(d).map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")))
+}
+
+pub fn logs(rt: &Runtime, a: &LogsArgs) -> Exit {
+    if let Some(code) = need_targets(&a.targets, false) {
+        return code;
+    }
+    let mut opts = LogOptions { follow: a.follow, tail: a.tail.filter(|t| *t >= 0).map(|t| t as usize), ..Default::default() };
+    for (flag, slot) in [(&a.since, &mut opts.since), (&a.until, &mut opts.until)] {
+        if let Some(s) = flag {
+            match parse_time(s) {
+                Ok(t) => *slot = Some(t),
+                Err(e) => return fail(&e),
+            }
+        }
+    }
+    let mut outcome = Outcome::default();
+    let many = a.targets.containers.len() > 1;
+    for (_, c) in resolve(rt, &a.targets, false) {
+        let r = c.and_then(|c| {
+            let rec = c.inspect_record()?;
+            let prefix = if a.names || many { format!("{} ", rec.config.name) } else { String::new() };
+            let still_running = || c.inspect_record().map(|r| r.state.state.is_active()).unwrap_or(false);
+            berth_core::read_log(&c.log_path(), &opts, still_running, |l| {
+                let ts = if a.timestamps { format!("{} ", l.timestamp) } else { String::new() };
+                let end = if l.partial { "" } else { "\n" };
+                let text = format!("{prefix}{ts}{}{end}", l.content);
+                if l.stderr {
+                    std::io::stderr().write_all(text.as_bytes())
+                } else {
+                    std::io::stdout().write_all(text.as_bytes())
+                }
+            })
+        });
+        if let Err(e) = r {
+            outcome.error(&e);
+        }
+    }
+    outcome.exit(false)
+}
+
+pub fn inspect(rt: &Runtime, a: &InspectArgs) -> Exit {
+    let names: Vec<String> = if a.latest { vec![String::new()] } else { a.names.clone() };
+    if names.is_empty() {
+        eprintln!("Error: no names or IDs specified");
+        return 125;
+    }
+    let mut docs = Vec::new();
+    let mut outcome = Outcome::default();
+    for n in &names {
+        let ctr = if a.kind == "image" {
+            Err(Error::no_such_container(n))
+        } else if a.latest {
+            rt.latest()
+        } else {
+            rt.lookup(n)
+        };
+        let doc = match ctr.and_then(|c| c.inspect_record()) {
+            Ok(rec) => Ok(inspect_json(rt, &rec)),
+            Err(e) if e.kind == ErrorKind::NoSuchContainer && a.kind != "container" => {
+                crate::cmd_image::image_json(rt, n).map_err(|ie| {
+                    if ie.kind == ErrorKind::NoSuchImage {
+                        Error::new(ErrorKind::NoSuchContainer, format!("no such object: \"{n}\""))
+                    } else {
+                        ie
+                    }
+                })
+            }
+            Err(e) => Err(e),
+        };
+        match doc {
+            Ok(d) => docs.push(d),
+            Err(e) => outcome.error(&e),
+        }
+    }
+    let printed = match crate::format::OutputFormat::parse(a.format.as_deref()) {
+        crate::format::OutputFormat::Template { source, .. } => {
+            crate::format::render_template(&source, false, &[], &docs).map(|s| print!("{s}"))
+        }
+        _ => print_json(&docs),
+    };
+    if let Err(e) = printed {
+        return fail_any(&e);
+    }
+    outcome.exit(false)
+}

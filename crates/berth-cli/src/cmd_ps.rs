@@ -1,0 +1,236 @@
+//! `ps`: Podman's columns, filters and formats.
+
+use crate::format::{align, human_duration, print_json, render_template, since, OutputFormat};
+use crate::report::{fail, fail_any, Exit};
+use berth_core::{inspect::status_word, ContainerRecord, ContainerState, Runtime};
+use clap::Args;
+use serde_json::{json, Value};
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers, not only running ones.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Print only IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Do not truncate IDs and commands.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter: status=, name=, id=, label=.
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// table, json or a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Show only the latest container.
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Show the last N containers.
+    #[arg(short = 'n', long)]
+    pub last: Option<usize>,
+}
+
+/// `name=` filters match like a regex would for plain text, with `^`/`$`
+/// anchors honoured.
+fn name_matches(pattern: &str, name: &str) -> bool {
+    let (start, p) = pattern.strip_prefix('^').map(|p| (true, p)).unwrap_or((false, pattern));
+    let (end, p) = p.strip_suffix('$').map(|p| (true, p)).unwrap_or((false, p));
+    match (start, end) {
+        (true, true) => name == p,
+        (true, false) => name.starts_with(p),
+        (false, true) => name.ends_with(p),
+        (false, false) => name.contains(p),
+    }
+}
+
+fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, String> {
+    let (key, value) = filter.split_once('=').ok_or_else(|| format!("invalid filter {filter:?}: expected KEY=VALUE"))?;
+    Ok(match key {
+        "status" => {
+            let word = status_word(rec.state.state);
+            if ContainerState::parse(value).is_none() && value != "unknown" {
+                return Err(format!("invalid status filter {value:?}"));
+            }
+            word == value || rec.state.state.as_str() == value
+        }
+        "name" => name_matches(value, &rec.config.name),
+        "id" => rec.config.id.starts_with(value),
+        "label" => match value.split_once('=') {
+            Some((k, v)) => rec.config.labels.get(k).is_some_and(|x| x == v),
+            None => rec.config.labels.contains_key(value),
+        },
+        "ancestor" => rec.config.image_name.contains(value) || rec.config.image_id.starts_with(value),
+        "exited" => rec.state.state == ContainerState::Exited && rec.state.exit_code.map(|c| c.to_string()) == Some(value.into()),
+        _ => return Err(format!("invalid filter {key:?}: supported are status, name, id, label, ancestor, exited")),
+    })
+}
+
+/// Podman's STATUS column.
+fn status_text(rec: &ContainerRecord) -> String {
+    let s = &rec.state;
+    match s.state {
+        ContainerState::Running => format!("Up {}", human_duration(s.started_at.map(since).unwrap_or(0))),
+        ContainerState::Paused => "Paused".into(),
+        ContainerState::Stopping => "Stopping".into(),
+        ContainerState::Exited | ContainerState::Stopped => format!(
+            "Exited ({}) {} ago",
+            s.exit_code.unwrap_or(0),
+            human_duration(s.finished_at.map(since).unwrap_or(0))
+        ),
+        ContainerState::Configured | ContainerState::Created => "Created".into(),
+        ContainerState::Removing => "Removing".into(),
+    }
+}
+
+/// One row, with the field names Podman's templates use.
+fn row(rec: &ContainerRecord, no_trunc: bool) -> Value {
+    let c = &rec.config;
+    let mut command = c.args.join(" ");
+    if !no_trunc && command.chars().count() > 17 {
+        command = command.chars().take(17).collect::<String>() + "...";
+    }
+    let id = if no_trunc { c.id.clone() } else { c.id[..12].to_string() };
+    json!({
+        "ID": id,
+        "Image": c.image_name,
+        "ImageID": c.image_id,
+        "Command": command,
+        "CreatedHuman": format!("{} ago", human_duration(since(c.created))),
+        "CreatedAt": c.created.to_string(),
+        "Created": c.created.as_second(),
+        "RunningFor": human_duration(since(c.created)),
+        "Status": status_text(rec),
+        "State": status_word(rec.state.state),
+        "Names": c.name,
+        "Ports": "",
+        "Labels": c.labels,
+        "Mounts": c.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
+        "ExitCode": rec.state.exit_code.unwrap_or(0),
+        "Exited": rec.state.state == ContainerState::Exited,
+        "Pid": rec.state.pid,
+        "Pod": "",
+        "PodName": "",
+        "Size": "",
+        "AutoRemove": c.auto_remove,
+    })
+}
+
+/// Podman's `ps --format json` element.
+fn json_row(rec: &ContainerRecord) -> Value {
+    let c = &rec.config;
+    let s = &rec.state;
+    json!({
+        "AutoRemove": c.auto_remove,
+        "Command": c.args,
+        "CreatedAt": format!("{} ago", human_duration(since(c.created))),
+        "Created": c.created.as_second(),
+        "Exited": s.state == ContainerState::Exited,
+        "ExitedAt": s.finished_at.map(|t| t.as_second()).unwrap_or(-62135596800),
+        "ExitCode": s.exit_code.unwrap_or(0),
+        "Id": c.id,
+        "Image": c.image_name,
+        "ImageID": c.image_id,
+        "IsInfra": false,
+        "Labels": if c.labels.is_empty() { Value::Null } else { json!(c.labels) },
+        "Mounts": c.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
+        "Names": [c.name],
+        "Namespaces": {},
+        "Networks": [],
+        "Pid": s.pid,
+        "Pod": "",
+        "PodName": "",
+        "Ports": null,
+        "Size": null,
+        "StartedAt": s.started_at.map(|t| t.as_second()).unwrap_or(-62135596800),
+        "State": status_word(s.state),
+        "Status": status_text(rec),
+    })
+}
+
+const HEADERS: [(&str, &str); 8] = [
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedHuman", "CREATED"),
+    ("RunningFor", "CREATED"),
+    ("Status", "STATUS"),
+    ("Ports", "PORTS"),
+    ("Names", "NAMES"),
+];
+
+pub fn ps(rt: &Runtime, a: &PsArgs) -> Exit {
+    let mut list = match rt.containers() {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let show_all = a.all || a.latest || a.last.is_some() || !a.filter.is_empty();
+    let mut kept = Vec::new();
+    for rec in list.drain(..) {
+        if !show_all && !rec.state.state.is_active() {
+            continue;
+        }
+        let mut ok = true;
+        for f in &a.filter {
+            match matches(&rec, f) {
+                Ok(m) => ok &= m,
+                Err(msg) => {
+                    eprintln!("Error: {msg}");
+                    return 125;
+                }
+            }
+        }
+        if ok {
+            kept.push(rec);
+        }
+    }
+    // Newest first, as Podman lists.
+    kept.sort_by(|x, y| y.config.created.cmp(&x.config.created));
+    if a.latest {
+        kept.truncate(1);
+    }
+    if let Some(n) = a.last {
+        kept.truncate(n);
+    }
+    if a.quiet {
+        for r in &kept {
+            println!("{}", if a.no_trunc { &r.config.id[..] } else { &r.config.id[..12] });
+        }
+        return 0;
+    }
+    let result = match OutputFormat::parse(a.format.as_deref()) {
+        OutputFormat::Json => print_json(&kept.iter().map(json_row).collect::<Vec<_>>()),
+        OutputFormat::Template { source, table } => {
+            let rows: Vec<Value> = kept.iter().map(|r| row(r, a.no_trunc)).collect();
+            render_template(&source, table, &HEADERS, &rows).map(|s| print!("{s}"))
+        }
+        OutputFormat::Table => {
+            let mut text = String::from("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES\n");
+            for r in &kept {
+                let v = row(r, a.no_trunc);
+                let f = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                text.push_str(&[f("ID"), f("Image"), f("Command"), f("CreatedHuman"), f("Status"), f("Ports"), f("Names")].join("\t"));
+                text.push('\n');
+            }
+            print!("{}", align(&text));
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => fail_any(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_filter_anchors() {
+        assert!(name_matches("web", "my-web-1"));
+        assert!(name_matches("^web", "web-1"));
+        assert!(!name_matches("^web$", "web-1"));
+        assert!(name_matches("1$", "web-1"));
+    }
+}

@@ -1,0 +1,344 @@
+//! `LockedContainer`: a container whose lock this process holds. The
+//! unlocked internals of every operation live here; the public API in
+//! `mod.rs` takes the lock, syncs, checks the op against the state table and
+//! calls one of these. `Container::batch` hands one to a closure so several
+//! operations run under a single lock hold.
+
+use super::sync::{self, sync_record};
+use crate::spec::{build_spec, write_etc_files};
+use crate::user::resolve_user;
+use crate::Runtime;
+use berth_lock::LockGuard;
+use berth_oci::{spawn_monitor, MonitorRequest, OciRuntime};
+use berth_types::{check_op, ContainerRecord, ContainerState, Error, ErrorKind, Op, Result};
+use std::time::Duration;
+
+/// How long to wait for the monitor to write the exit file once the
+/// container's init is gone.
+const EXIT_FILE_WAIT: Duration = Duration::from_secs(5);
+
+/// A container with its lock held. Dropping it releases the lock.
+pub struct LockedContainer<'r> {
+    pub(crate) rt: &'r Runtime,
+    pub(crate) rec: ContainerRecord,
+    pub(crate) guard: Option<LockGuard>,
+}
+
+impl<'r> LockedContainer<'r> {
+    /// Take the lock for `id` and load and sync its record.
+    pub(crate) fn acquire(rt: &'r Runtime, id: &str) -> Result<Self> {
+        let guard = rt.locks.lock(id)?;
+        // Read after locking: what we read before may be stale.
+        let rec = rt.store.get(id)?;
+        let mut locked = LockedContainer { rt, rec, guard: Some(guard) };
+        locked.sync()?;
+        Ok(locked)
+    }
+
+    /// The container's record as of now.
+    pub fn record(&self) -> &ContainerRecord {
+        &self.rec
+    }
+
+    /// The container's current state.
+    pub fn state(&self) -> ContainerState {
+        self.rec.state.state
+    }
+
+    fn name(&self) -> &str {
+        &self.rec.config.name
+    }
+
+    fn id(&self) -> &str {
+        &self.rec.config.id
+    }
+
+    /// Reconcile with the monitor's exit file and save if anything changed.
+    pub fn sync(&mut self) -> Result<()> {
+        if sync_record(self.rt, &mut self.rec) {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Check `op` against the state table: `Ok(false)` when already done.
+    pub fn check(&self, op: Op) -> Result<bool> {
+        check_op(op, self.state(), self.name())
+    }
+
+    /// Persist the runtime state.
+    pub fn save(&self) -> Result<()> {
+        self.rt.store.save_state(self.id(), &self.rec.state)
+    }
+
+    fn oci(&self) -> berth_oci::RuntimeCli {
+        self.rt.oci_for(&self.rec.config.runtime)
+    }
+
+    /// Mount the rootfs, write the bundle and create the container in the
+    /// runtime under a new monitor. State becomes Created.
+    pub fn init(&mut self) -> Result<()> {
+        if !self.check(Op::Init)? {
+            return Ok(());
+        }
+        let rt = self.rt;
+        let id = self.id().to_string();
+        let mountpoint = rt.images()?.mount(&id).map_err(|e| e.context(format!("mounting container {}", self.name())))?;
+        let msg = match self.create_in_runtime(&mountpoint) {
+            Ok(msg) => msg,
+            Err(e) => {
+                let _ = rt.images().and_then(|s| s.unmount(&id));
+                self.rec.state.error = e.message.clone();
+                let _ = self.save();
+                return Err(e);
+            }
+        };
+        let st = &mut self.rec.state;
+        st.state = ContainerState::Created;
+        st.pid = msg.pid;
+        st.monitor_pid = msg.monitor_pid;
+        st.mountpoint = Some(mountpoint.to_string_lossy().into_owned());
+        st.error.clear();
+        self.save()
+    }
+
+    fn create_in_runtime(&mut self, rootfs: &std::path::Path) -> Result<berth_types::monitor::SyncMessage> {
+        let rt = self.rt;
+        let cfg = &self.rec.config;
+        let paths = &rt.paths;
+        let userdata = paths.userdata(&cfg.id);
+        let run_dir = paths.run_dir(&cfg.id);
+        for d in [&userdata, &run_dir, &paths.attach_socket(&cfg.id).with_file_name("")] {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+        }
+        for stale in [paths.exit_file(&cfg.id), paths.oom_file(&cfg.id), paths.pid_file(&cfg.id), paths.attach_socket(&cfg.id)] {
+            let _ = std::fs::remove_file(stale);
+        }
+        write_etc_files(cfg, &userdata)?;
+        let user = resolve_user(rootfs, &cfg.user, &cfg.name)?;
+        let spec = build_spec(cfg, rootfs, &userdata, &user)?;
+        let spec_json = serde_json::to_vec_pretty(&spec)?;
+        std::fs::write(userdata.join("config.json"), spec_json).map_err(|e| Error::io("writing config.json", e))?;
+        let oci = self.oci();
+        // A leftover from a crash between create and delete would make
+        // `create` fail with "container already exists".
+        oci.delete(&cfg.id, true)?;
+        let req = MonitorRequest {
+            monitor_binary: rt.monitor_binary.clone(),
+            container_id: cfg.id.clone(),
+            bundle: userdata.clone(),
+            pid_file: paths.pid_file(&cfg.id),
+            exit_file: paths.exit_file(&cfg.id),
+            log_path: paths.log_file(&cfg.id),
+            attach_socket: paths.attach_socket(&cfg.id),
+            stdin: cfg.stdin,
+            exit_command: vec![
+                rt.berth_binary.to_string_lossy().into_owned(),
+                "--root".into(),
+                paths.root.to_string_lossy().into_owned(),
+                "--runroot".into(),
+                paths.runroot.to_string_lossy().into_owned(),
+                "--runtime".into(),
+                cfg.runtime.clone(),
+                "container".into(),
+                "cleanup".into(),
+                cfg.id.clone(),
+            ],
+        };
+        spawn_monitor(&oci, &req).map_err(|e| e.with_subject(cfg.name.clone()))
+    }
+
+    /// Start the container, creating it in the runtime first if needed.
+    pub fn start(&mut self) -> Result<()> {
+        if !self.check(Op::Start)? {
+            return Ok(());
+        }
+        if self.state() != ContainerState::Created {
+            self.cleanup_runtime()?;
+            self.init()?;
+        }
+        if let Err(e) = self.oci().start(self.id()) {
+            // Leave nothing half-started: the container goes back to
+            // "created in the database only" with the error recorded.
+            let _ = self.oci().delete(self.id(), true);
+            sync::wait_pid_exit(self.rec.state.pid, Duration::from_secs(5));
+            self.cleanup_runtime()?;
+            self.rec.state.state = ContainerState::Configured;
+            self.rec.state.error = e.message.clone();
+            self.save()?;
+            return Err(e);
+        }
+        let st = &mut self.rec.state;
+        st.state = ContainerState::Running;
+        st.started_at = Some(jiff::Timestamp::now());
+        st.finished_at = None;
+        st.exit_code = None;
+        st.oom_killed = false;
+        self.save()
+    }
+
+    /// Send `signal` to the container's init.
+    pub fn kill(&mut self, signal: i32) -> Result<()> {
+        self.check(Op::Kill)?;
+        self.signal(signal, false)?;
+        if self.state() == ContainerState::Paused && signal == 9 {
+            let _ = self.oci().resume(self.id());
+        }
+        Ok(())
+    }
+
+    /// Deliver a signal; a container that exited meanwhile is not an error.
+    fn signal(&self, signal: i32, all: bool) -> Result<()> {
+        match self.oci().kill(self.id(), signal, all) {
+            Ok(()) => Ok(()),
+            Err(_) if !sync::pid_alive(self.rec.state.pid) => Ok(()),
+            Err(e) if e.message.contains("not running") || e.message.contains("process already finished") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Send the stop signal and mark the container Stopping. Returns the
+    /// init's pid to wait for, or `None` when there is nothing to stop.
+    pub(crate) fn begin_stop(&mut self, timeout: u64) -> Result<Option<i32>> {
+        if !self.check(Op::Stop)? {
+            return Ok(None);
+        }
+        let was_paused = self.state() == ContainerState::Paused;
+        let signal = if timeout == 0 { 9 } else { self.rec.config.stop_signal };
+        self.signal(signal, signal == 9)?;
+        if was_paused {
+            let _ = self.oci().resume(self.id());
+        }
+        self.rec.state.state = ContainerState::Stopping;
+        self.rec.state.stop_requested = true;
+        self.save()?;
+        Ok(Some(self.rec.state.pid))
+    }
+
+    /// Escalate to SIGKILL when the stop signal did not end the container.
+    pub(crate) fn kill_after_timeout(&self, pid: i32) -> Result<()> {
+        if sync::pid_alive(pid) {
+            self.signal(9, true)?;
+        }
+        Ok(())
+    }
+
+    /// After the init is gone: record the exit and release runtime resources.
+    pub(crate) fn finish_stop(&mut self) -> Result<()> {
+        sync::wait_exit_file(self.rt, self.id(), self.rec.state.monitor_pid, EXIT_FILE_WAIT);
+        self.sync()?;
+        if self.state().is_active() && !sync::pid_alive(self.rec.state.pid) {
+            // The monitor is alive but silent: record the exit ourselves.
+            self.rec.state.state = ContainerState::Exited;
+            self.rec.state.exit_code.get_or_insert(137);
+            self.rec.state.finished_at = Some(jiff::Timestamp::now());
+        }
+        self.cleanup_runtime()?;
+        self.save()
+    }
+
+    /// Stop while holding the lock throughout (batch use): signal, wait up to
+    /// `timeout` seconds, SIGKILL, wait, clean up.
+    pub fn stop(&mut self, timeout: u64) -> Result<()> {
+        let Some(pid) = self.begin_stop(timeout)? else { return Ok(()) };
+        if !sync::wait_pid_exit(pid, Duration::from_secs(timeout)) {
+            self.kill_after_timeout(pid)?;
+            sync::wait_pid_exit(pid, Duration::from_secs(30));
+        }
+        self.finish_stop()
+    }
+
+    /// Release what the runtime holds for a container that is not running:
+    /// the runtime's record, the rootfs mount, the monitor's files.
+    pub fn cleanup_runtime(&mut self) -> Result<()> {
+        if self.state().is_active() {
+            return Err(check_op(Op::Cleanup, self.state(), self.name()).unwrap_err());
+        }
+        let id = self.id().to_string();
+        self.oci().delete(&id, true)?;
+        self.rt.images()?.unmount(&id)?;
+        self.rec.state.mountpoint = None;
+        let paths = &self.rt.paths;
+        for f in [paths.pid_file(&id), paths.attach_socket(&id)] {
+            let _ = std::fs::remove_file(f);
+        }
+        if self.state() == ContainerState::Created {
+            // Created but never started, and its monitor is gone.
+            self.rec.state.state = ContainerState::Configured;
+        }
+        self.rec.state.pid = 0;
+        self.rec.state.monitor_pid = 0;
+        Ok(())
+    }
+
+    /// The monitor's exit command: record the exit, release runtime
+    /// resources and remove the container if it was run with `--rm`.
+    pub fn cleanup(mut self) -> Result<()> {
+        self.check(Op::Cleanup)?;
+        self.cleanup_runtime()?;
+        self.save()?;
+        if self.rec.config.auto_remove && self.state() == ContainerState::Exited {
+            return self.remove(true, None);
+        }
+        Ok(())
+    }
+
+    /// Remove the container: stop it first when forced (SIGKILL at once,
+    /// or the stop signal with `timeout` seconds of grace), then delete
+    /// everything it owns. Consumes the lock (its file goes too).
+    pub fn remove(mut self, force: bool, timeout: Option<u64>) -> Result<()> {
+        self.check(if force { Op::RemoveForce } else { Op::Remove })?;
+        if self.state().is_active() {
+            self.stop(timeout.unwrap_or(0))?;
+        }
+        self.rec.state.state = ContainerState::Removing;
+        self.save()?;
+        self.cleanup_runtime()?;
+        let id = self.id().to_string();
+        let rt = self.rt;
+        rt.images()?.remove_container_layer(&id)?;
+        for dir in [rt.paths.container_dir(&id), rt.paths.run_dir(&id)] {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(format!("removing {}", dir.display()), e).with_subject(self.name()));
+                }
+                _ => {}
+            }
+        }
+        rt.store.remove(&id)?;
+        if let Some(guard) = self.guard.take() {
+            rt.locks.remove(guard)?;
+        }
+        Ok(())
+    }
+
+    /// Give the container a new name.
+    pub fn rename(&mut self, new_name: &str) -> Result<()> {
+        self.check(Op::Rename)?;
+        berth_types::id::validate_name(new_name)?;
+        self.rt.store.rename(self.id(), new_name)?;
+        self.rec.config.name = new_name.to_string();
+        Ok(())
+    }
+
+    /// Freeze the container.
+    pub fn pause(&mut self) -> Result<()> {
+        self.check(Op::Pause)?;
+        self.oci().pause(self.id())?;
+        self.rec.state.state = ContainerState::Paused;
+        self.save()
+    }
+
+    /// Thaw the container.
+    pub fn unpause(&mut self) -> Result<()> {
+        self.check(Op::Unpause)?;
+        self.oci().resume(self.id())?;
+        self.rec.state.state = ContainerState::Running;
+        self.save()
+    }
+}
+
+/// Lookup errors for containers that vanished between lookup and lock.
+pub(crate) fn vanished(id: &str) -> Error {
+    Error::new(ErrorKind::NoSuchContainer, format!("no container with ID {id} found: no such container")).with_subject(id)
+}

@@ -1,0 +1,294 @@
+//! Hand-rolled command-line parsing for `berth-mon`.
+//!
+//! No clap: the monitor runs once per container and every dependency costs
+//! resident pages in every one of them. The grammar is fixed by
+//! `berth_types::monitor` (long flags, value in the next argv element; the
+//! `--flag=value` spelling is accepted too).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::io::RawFd;
+use std::path::PathBuf;
+
+/// Parsed monitor arguments. Paths are made absolute by [`Args::absolutize`]
+/// because the monitor `chdir`s to `/` when it detaches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Args {
+    /// Container ID passed to the runtime.
+    pub cid: OsString,
+    /// OCI bundle directory.
+    pub bundle: PathBuf,
+    /// Runtime binary (path, or a name looked up in `PATH`).
+    pub runtime: OsString,
+    /// The runtime's `--root` state directory.
+    pub runtime_root: PathBuf,
+    /// Where the runtime writes the container init's host PID.
+    pub pid_file: PathBuf,
+    /// Where the monitor writes the exit code.
+    pub exit_file: PathBuf,
+    /// k8s-file log of the container's output.
+    pub log_path: PathBuf,
+    /// Unix socket path for attach clients.
+    pub attach_socket: PathBuf,
+    /// Inherited fd the single [`SyncMessage`](berth_types::monitor::SyncMessage) goes to.
+    pub sync_fd: RawFd,
+    /// Give the container a stdin pipe fed by attach clients.
+    pub stdin: bool,
+    /// Extra global runtime arguments, placed before `--root`.
+    pub runtime_args: Vec<OsString>,
+    /// Command (argv words) run after the container exited.
+    pub exit_cmd: Vec<OsString>,
+}
+
+/// Usage text printed for `--help` and after argument errors.
+pub const USAGE: &str = "usage: berth-mon --cid ID --bundle DIR --runtime PATH --runtime-root DIR \
+--pid-file FILE --exit-file FILE --log-path FILE --attach-socket FILE --sync-fd N \
+[--stdin] [--runtime-arg ARG]... [--exit-cmd ARG]...\n";
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Monitor a container.
+    Run(Box<Args>),
+    /// `--help`: print [`USAGE`] and exit 0.
+    Help,
+}
+
+/// An argument error, with the sync fd if it could be parsed so that the
+/// caller can still report the failure to the engine.
+#[derive(Debug)]
+pub struct ArgError {
+    /// Human-readable reason.
+    pub message: String,
+    /// `--sync-fd` value, if one was given and parsed.
+    pub sync_fd: Option<RawFd>,
+}
+
+/// Parse `argv` (without the program name).
+pub fn parse<I>(argv: I) -> Result<Parsed, ArgError>
+where
+    I: IntoIterator<Item = OsString>,
+{
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    // Find the sync fd first so that every later error can be reported on it.
+    let sync_fd = scan_sync_fd(&argv);
+    let err = |message: String| ArgError { message, sync_fd };
+
+    let mut a = Args {
+        sync_fd: -1,
+        ..Args::default()
+    };
+    let mut seen_sync = false;
+    let mut it = argv.into_iter();
+    while let Some(arg) = it.next() {
+        let bytes = arg.as_bytes();
+        if !bytes.starts_with(b"--") {
+            return Err(err(format!("unexpected argument {:?}", arg)));
+        }
+        let (name, inline) = match bytes.iter().position(|&b| b == b'=') {
+            Some(i) => (
+                &bytes[2..i],
+                Some(OsStr::from_bytes(&bytes[i + 1..]).to_owned()),
+            ),
+            None => (&bytes[2..], None),
+        };
+        match name {
+            b"help" => return Ok(Parsed::Help),
+            b"stdin" => {
+                if inline.is_some() {
+                    return Err(err("--stdin takes no value".into()));
+                }
+                a.stdin = true;
+                continue;
+            }
+            _ => {}
+        }
+        let flag = String::from_utf8_lossy(name).into_owned();
+        let value = match inline.or_else(|| it.next()) {
+            Some(v) => v,
+            None => return Err(err(format!("--{flag} needs a value"))),
+        };
+        match name {
+            b"cid" => a.cid = value,
+            b"bundle" => a.bundle = value.into(),
+            b"runtime" => a.runtime = value,
+            b"runtime-root" => a.runtime_root = value.into(),
+            b"pid-file" => a.pid_file = value.into(),
+            b"exit-file" => a.exit_file = value.into(),
+            b"log-path" => a.log_path = value.into(),
+            b"attach-socket" => a.attach_socket = value.into(),
+            b"runtime-arg" => a.runtime_args.push(value),
+            b"exit-cmd" => a.exit_cmd.push(value),
+            b"sync-fd" => {
+                a.sync_fd =
+                    parse_fd(&value).ok_or_else(|| err(format!("bad --sync-fd {value:?}")))?;
+                seen_sync = true;
+            }
+            _ => return Err(err(format!("unknown flag --{flag}"))),
+        }
+    }
+
+    let required: [(&str, bool); 9] = [
+        ("cid", a.cid.is_empty()),
+        ("bundle", a.bundle.as_os_str().is_empty()),
+        ("runtime", a.runtime.is_empty()),
+        ("runtime-root", a.runtime_root.as_os_str().is_empty()),
+        ("pid-file", a.pid_file.as_os_str().is_empty()),
+        ("exit-file", a.exit_file.as_os_str().is_empty()),
+        ("log-path", a.log_path.as_os_str().is_empty()),
+        ("attach-socket", a.attach_socket.as_os_str().is_empty()),
+        ("sync-fd", !seen_sync),
+    ];
+    if let Some((name, _)) = required.iter().find(|(_, missing)| *missing) {
+        return Err(err(format!("missing --{name}")));
+    }
+    if a.cid.as_bytes().contains(&b'/') {
+        return Err(err("--cid must not contain '/'".into()));
+    }
+    Ok(Parsed::Run(Box::new(a)))
+}
+
+/// Return the value of the last `--sync-fd`, if it parses.
+fn scan_sync_fd(argv: &[OsString]) -> Option<RawFd> {
+    let mut found = None;
+    for (i, arg) in argv.iter().enumerate() {
+        let b = arg.as_bytes();
+        if b == b"--sync-fd" {
+            found = argv.get(i + 1).and_then(|v| parse_fd(v)).or(found);
+        } else if let Some(v) = b.strip_prefix(b"--sync-fd=") {
+            found = parse_fd(OsStr::from_bytes(v)).or(found);
+        }
+    }
+    found
+}
+
+/// A non-negative decimal fd number.
+fn parse_fd(v: &OsStr) -> Option<RawFd> {
+    std::str::from_utf8(v.as_bytes())
+        .ok()?
+        .parse::<RawFd>()
+        .ok()
+        .filter(|fd| *fd >= 0)
+}
+
+impl Args {
+    /// Make every path absolute against the current directory, which the
+    /// monitor leaves when it detaches. The runtime name is left alone when it
+    /// has no `/` (it is then looked up in `PATH`).
+    pub fn absolutize(&mut self) -> std::io::Result<()> {
+        if [
+            &self.bundle,
+            &self.runtime_root,
+            &self.pid_file,
+            &self.exit_file,
+            &self.log_path,
+            &self.attach_socket,
+        ]
+        .iter()
+        .all(|p| p.is_absolute())
+            && (!self.runtime.as_bytes().contains(&b'/') || self.runtime.as_bytes()[0] == b'/')
+        {
+            return Ok(());
+        }
+        let cwd = std::env::current_dir()?;
+        for p in [
+            &mut self.bundle,
+            &mut self.runtime_root,
+            &mut self.pid_file,
+            &mut self.exit_file,
+            &mut self.log_path,
+            &mut self.attach_socket,
+        ] {
+            if p.is_relative() {
+                *p = cwd.join(&*p);
+            }
+        }
+        let rt = self.runtime.as_bytes();
+        if rt.contains(&b'/') && rt[0] != b'/' {
+            self.runtime = cwd.join(&self.runtime).into_os_string();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    const FULL: &[&str] = &[
+        "--cid",
+        "c1",
+        "--bundle",
+        "/b",
+        "--runtime",
+        "runc",
+        "--runtime-root",
+        "/r",
+        "--pid-file",
+        "/p",
+        "--exit-file",
+        "/e",
+        "--log-path",
+        "/l",
+        "--attach-socket",
+        "/a",
+        "--sync-fd",
+        "3",
+    ];
+
+    #[test]
+    fn full_parse() {
+        let mut v = os(FULL);
+        v.extend(os(&[
+            "--stdin",
+            "--runtime-arg",
+            "--debug",
+            "--exit-cmd=/bin/sh",
+            "--exit-cmd",
+            "-c",
+        ]));
+        let Parsed::Run(a) = parse(v).unwrap() else {
+            panic!("help")
+        };
+        assert_eq!(a.cid, "c1");
+        assert_eq!(a.sync_fd, 3);
+        assert!(a.stdin);
+        assert_eq!(a.runtime_args, os(&["--debug"]));
+        assert_eq!(a.exit_cmd, os(&["/bin/sh", "-c"]));
+    }
+
+    #[test]
+    fn missing_flag_keeps_sync_fd() {
+        let v: Vec<_> = os(FULL).into_iter().skip(2).collect();
+        let e = parse(v).unwrap_err();
+        assert_eq!(e.message, "missing --cid");
+        assert_eq!(e.sync_fd, Some(3));
+    }
+
+    #[test]
+    fn bad_values() {
+        assert!(parse(os(&["--bogus", "x"])).is_err());
+        assert!(parse(os(&["--cid"])).is_err());
+        assert!(parse(os(&["positional"])).is_err());
+        let e = parse(os(&["--sync-fd", "-4"])).unwrap_err();
+        assert_eq!(e.sync_fd, None);
+        assert!(matches!(parse(os(&["--help"])), Ok(Parsed::Help)));
+    }
+
+    #[test]
+    fn absolutize_relative() {
+        let Parsed::Run(mut a) = parse(os(FULL)).unwrap() else {
+            panic!()
+        };
+        a.log_path = "rel/log".into();
+        a.runtime = "./bin/runc".into();
+        a.absolutize().unwrap();
+        assert!(a.log_path.is_absolute());
+        assert!(a.runtime.as_bytes().starts_with(b"/"));
+        assert_eq!(a.bundle, PathBuf::from("/b"));
+    }
+}

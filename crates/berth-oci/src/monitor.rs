@@ -1,0 +1,116 @@
+//! Starting a container under `berth-mon` and the sync-pipe handshake.
+//!
+//! The engine never creates a container with the runtime directly: the
+//! monitor does, so that the monitor is the parent (subreaper) of the
+//! container's init and can collect its exit code after the CLI is gone.
+
+use crate::runc::runtime_error;
+use crate::OciRuntime;
+use berth_types::monitor::SyncMessage;
+use berth_types::{Error, ErrorKind, Result};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Everything the monitor needs to create one container.
+#[derive(Debug, Clone)]
+pub struct MonitorRequest {
+    pub monitor_binary: PathBuf,
+    pub container_id: String,
+    pub bundle: PathBuf,
+    pub pid_file: PathBuf,
+    pub exit_file: PathBuf,
+    pub log_path: PathBuf,
+    pub attach_socket: PathBuf,
+    /// Keep the container's stdin open as a pipe fed by attach clients.
+    pub stdin: bool,
+    /// The command the monitor runs after the container exited.
+    pub exit_command: Vec<String>,
+}
+
+/// The sync fd number the monitor is told about.
+const SYNC_FD: i32 = 3;
+
+/// Start the monitor for `req`, wait for it to create the container with
+/// `runtime`, and return what it reported (the container's pid).
+pub fn spawn_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<SyncMessage> {
+    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::io("creating the monitor sync pipe", e.into()))?;
+    let mut cmd = Command::new(&req.monitor_binary);
+    cmd.arg("--cid")
+        .arg(&req.container_id)
+        .arg("--bundle")
+        .arg(&req.bundle)
+        .arg("--runtime")
+        .arg(runtime.path())
+        .arg("--runtime-root")
+        .arg(runtime.state_root())
+        .arg("--pid-file")
+        .arg(&req.pid_file)
+        .arg("--exit-file")
+        .arg(&req.exit_file)
+        .arg("--log-path")
+        .arg(&req.log_path)
+        .arg("--attach-socket")
+        .arg(&req.attach_socket)
+        .arg("--sync-fd")
+        .arg(SYNC_FD.to_string());
+    if req.stdin {
+        cmd.arg("--stdin");
+    }
+    for word in &req.exit_command {
+        cmd.arg("--exit-cmd").arg(word);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let raw = write_end.as_raw_fd();
+    // SAFETY: between fork and exec only async-signal-safe calls are made
+    // (dup2/fcntl), touching no memory shared with other threads.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == SYNC_FD {
+                // dup2 onto itself would keep CLOEXEC set: clear it instead.
+                if libc::fcntl(raw, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(raw, SYNC_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::io(format!("starting monitor {}", req.monitor_binary.display()), e))?;
+    // Our copy of the write end must go, or the read below never sees EOF.
+    drop(write_end);
+    // The first monitor process exits as soon as it has detached.
+    let status = child.wait().map_err(|e| Error::io("waiting for the monitor to detach", e))?;
+    let text = read_all(read_end)?;
+    if text.trim().is_empty() {
+        return Err(Error::new(
+            ErrorKind::Runtime,
+            format!("monitor for container {} exited ({status}) without reporting", short(&req.container_id)),
+        )
+        .with_subject(&req.container_id));
+    }
+    let msg: SyncMessage = serde_json::from_str(text.trim()).map_err(|e| {
+        Error::internal(format!("monitor for container {} sent a bad message {text:?}: {e}", short(&req.container_id)))
+    })?;
+    if let Some(err) = &msg.error {
+        return Err(runtime_error(runtime.name(), "create", &req.container_id, err));
+    }
+    Ok(msg)
+}
+
+fn short(id: &str) -> &str {
+    berth_types::id::short_id(id)
+}
+
+fn read_all(fd: OwnedFd) -> Result<String> {
+    let mut file = std::fs::File::from(fd);
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(|e| Error::io("reading the monitor sync pipe", e))?;
+    Ok(text)
+}

@@ -1,0 +1,413 @@
+//! The SQLite-backed [`StateStore`].
+
+use crate::lookup::hex_prefix_range;
+use crate::schema::{self, Migrated};
+use crate::{
+    created_key, id_exists, name_in_use, resolve, validate_record, StateStore, REPAIR_COMMAND,
+};
+use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
+use rusqlite::{
+    params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a statement waits for another process's write lock before
+/// failing with "database is locked". Writes take milliseconds; only a hung
+/// or stopped process holds the lock this long.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(100);
+
+/// Containers stored in one SQLite database file, shared safely by every
+/// `berth` process on the host.
+///
+/// - WAL journal (set once, when the file is new): readers never block the
+///   writer, so `ps` and `inspect` stay fast while others change state.
+/// - `synchronous=FULL`: a committed change survives power loss.
+/// - Every write is one `BEGIN IMMEDIATE` transaction: it takes the write
+///   lock up front, so check-then-write (name uniqueness) is atomic across
+///   processes and the busy timeout can wait for it (a deferred transaction
+///   that upgrades from read to write fails with `SQLITE_BUSY` at once).
+/// - A corrupt file yields one [`ErrorKind::Database`] error naming the file
+///   and [`REPAIR_COMMAND`].
+///
+/// One connection behind a `Mutex` makes the store `Send + Sync`; the CLI
+/// opens one store per invocation, the API service one per worker.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path`. A missing parent
+    /// directory is created mode 0700 and a new file mode 0600: container
+    /// configs hold environment variables, which may be secrets.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| {
+                    Error::io(format_args!("creating directory {}", parent.display()), e)
+                })?;
+        }
+        // Create the file ourselves for its mode (SQLite would use 0644
+        // minus umask); its -wal and -shm files copy this mode.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::io(format_args!("opening {}", path.display()), e))?;
+        check_header(file, path)?;
+
+        // No URI parsing (a path is a path); the Mutex serialises use, so
+        // SQLite's own per-connection mutex is redundant.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let err = |e| db_error(path, e);
+        let mut conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        ensure_wal(&conn).map_err(err)?;
+        match schema::migrate(&mut conn).map_err(err)? {
+            Migrated::UpToDate | Migrated::From(_) => {}
+            Migrated::TooNew(v) => {
+                return Err(Error::new(
+                    ErrorKind::Database,
+                    format!(
+                        "state database {} has schema version {v}, newer than this berth \
+                         understands ({}): upgrade berth",
+                        path.display(),
+                        schema::current_version()
+                    ),
+                ))
+            }
+        }
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection. A panic while it was held cannot leave a
+    /// transaction open (dropping a `Transaction` rolls back), so a poisoned
+    /// mutex is safe to reuse.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        db_error(&self.path, e)
+    }
+
+    /// Run `f` in a `BEGIN IMMEDIATE` transaction, committing if it
+    /// succeeds and rolling back if it fails.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    /// The ID of the container named `name`, if any.
+    fn holder_of(&self, tx: &Connection, name: &str) -> Result<Option<String>> {
+        tx.prepare_cached("SELECT id FROM containers WHERE name = ?1")
+            .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Decode a stored record; a row that does not parse is corruption.
+    fn decode(&self, id: &str, config: &str, state: &str) -> Result<ContainerRecord> {
+        let bad = |what: &str, e: serde_json::Error| {
+            corrupt(
+                &self.path,
+                format_args!("the {what} of container {id} cannot be decoded: {e}"),
+            )
+        };
+        Ok(ContainerRecord {
+            config: serde_json::from_str(config).map_err(|e| bad("configuration", e))?,
+            state: serde_json::from_str(state).map_err(|e| bad("state", e))?,
+        })
+    }
+
+    /// Every container as raw rows, oldest first.
+    fn rows(&self) -> Result<Vec<(String, String, String)>> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT id, config_json, state_json FROM containers ORDER BY created, rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+}
+
+/// Switch a new database to WAL. The mode is persistent, so this writes only
+/// once per database; doing it on every open needs exclusive access each
+/// time and fails under load (podman#17859). Switching needs exclusive
+/// access, so when several processes create the database at once it can
+/// still report BUSY; retry until the busy timeout.
+fn ensure_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+    if mode.eq_ignore_ascii_case("wal") {
+        return Ok(());
+    }
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            // A filesystem without shared-memory support stays in its old
+            // mode; the store still works (writers then block readers).
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The first bytes of every SQLite 3 database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Refuse a non-empty file that is not a database. SQLite itself treats a
+/// file shorter than its header as a new, empty database and would silently
+/// overwrite what is left of a truncated state file; an empty file is fine
+/// (new, or all data still in the WAL).
+fn check_header(file: File, path: &Path) -> Result<()> {
+    let mut head = Vec::with_capacity(SQLITE_MAGIC.len());
+    file.take(SQLITE_MAGIC.len() as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(format_args!("reading {}", path.display()), e))?;
+    if head.is_empty() || head == SQLITE_MAGIC {
+        return Ok(());
+    }
+    Err(corrupt(path, "file is not a database"))
+}
+
+/// The one corruption error: names the file and the repair command.
+fn corrupt(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::Database,
+        format!(
+            "state database {} is corrupt ({why}): run \"{REPAIR_COMMAND}\" to recover",
+            path.display()
+        ),
+    )
+}
+
+/// Map a SQLite error to berth's: corruption gets one clear message naming
+/// the file and the repair command; anything else names the file.
+fn db_error(path: &Path, e: rusqlite::Error) -> Error {
+    let is_corrupt = matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    );
+    if is_corrupt {
+        return corrupt(path, e);
+    }
+    Error::new(
+        ErrorKind::Database,
+        format!("state database {}: {e}", path.display()),
+    )
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Error::internal(format!("encoding a container record: {e}")))
+}
+
+impl StateStore for SqliteStore {
+    fn add_container(&self, record: &ContainerRecord) -> Result<()> {
+        validate_record(record)?;
+        let config = to_json(&record.config)?;
+        let state = to_json(&record.state)?;
+        self.write(|tx| {
+            if let Some(holder) = self.holder_of(tx, record.name())? {
+                return Err(name_in_use(record.name(), &holder));
+            }
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM containers WHERE id = ?1")
+                .and_then(|mut st| st.exists([record.id()]))
+                .map_err(|e| self.err(e))?;
+            if exists {
+                return Err(id_exists(record.id()));
+            }
+            tx.prepare_cached(
+                "INSERT INTO containers
+                   (id, name, image_id, created, state, config_json, state_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    record.id(),
+                    record.name(),
+                    record.config.image_id,
+                    created_key(record),
+                    record.state.state.as_str(),
+                    config,
+                    state,
+                ])
+            })
+            .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
+    fn get(&self, id: &str) -> Result<ContainerRecord> {
+        let row: Option<(String, String)> = {
+            let conn = self.conn();
+            conn.prepare_cached("SELECT config_json, state_json FROM containers WHERE id = ?1")
+                .and_then(|mut st| {
+                    st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
+                .map_err(|e| self.err(e))?
+        };
+        let (config, state) = row.ok_or_else(|| Error::no_such_container(id))?;
+        self.decode(id, &config, &state)
+    }
+
+    fn save_state(&self, id: &str, state: &RuntimeState) -> Result<()> {
+        let json = to_json(state)?;
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached("UPDATE containers SET state = ?2, state_json = ?3 WHERE id = ?1")
+                .and_then(|mut st| st.execute(params![id, state.state.as_str(), json]))
+                .map_err(|e| self.err(e))?;
+            if changed == 0 {
+                return Err(Error::no_such_container(id));
+            }
+            Ok(())
+        })
+    }
+
+    fn rename(&self, id: &str, new_name: &str) -> Result<()> {
+        id::validate_name(new_name)?;
+        self.write(|tx| {
+            let config: Option<String> = tx
+                .prepare_cached("SELECT config_json FROM containers WHERE id = ?1")
+                .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+                .map_err(|e| self.err(e))?;
+            let config = config.ok_or_else(|| Error::no_such_container(id))?;
+            match self.holder_of(tx, new_name)? {
+                Some(holder) if holder == id => return Ok(()),
+                Some(holder) => return Err(name_in_use(new_name, &holder)),
+                None => {}
+            }
+            // The name lives in the column (for uniqueness and lookup) and
+            // in the config JSON (what readers decode); change both at once.
+            let mut config: ContainerConfig = serde_json::from_str(&config).map_err(|e| {
+                corrupt(
+                    &self.path,
+                    format_args!("the configuration of container {id} cannot be decoded: {e}"),
+                )
+            })?;
+            config.name = new_name.to_string();
+            let json = to_json(&config)?;
+            tx.prepare_cached("UPDATE containers SET name = ?2, config_json = ?3 WHERE id = ?1")
+                .and_then(|mut st| st.execute(params![id, new_name, json]))
+                .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
+    fn remove(&self, id: &str) -> Result<()> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached("DELETE FROM containers WHERE id = ?1")
+                .and_then(|mut st| st.execute([id]))
+                .map_err(|e| self.err(e))?;
+            if changed == 0 {
+                return Err(Error::no_such_container(id));
+            }
+            Ok(())
+        })
+    }
+
+    fn list(&self) -> Result<Vec<ContainerRecord>> {
+        self.rows()?
+            .iter()
+            .map(|(id, config, state)| self.decode(id, config, state))
+            .collect()
+    }
+
+    fn lookup(&self, name_or_id: &str) -> Result<String> {
+        // Fetch only the rows that can matter: the name match and the IDs
+        // in the prefix range (an empty range when the input is not hex),
+        // both answered from indexes.
+        let (lo, hi) = hex_prefix_range(name_or_id).unwrap_or_default();
+        let candidates: Vec<(String, String)> = {
+            let conn = self.conn();
+            conn.prepare_cached(
+                "SELECT id, name FROM containers
+                 WHERE name = ?1 OR (id >= ?2 AND id < ?3)",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![name_or_id, lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))?
+        };
+        resolve(name_or_id, candidates)
+    }
+
+    fn latest(&self) -> Result<Option<String>> {
+        let conn = self.conn();
+        conn.prepare_cached("SELECT id FROM containers ORDER BY created DESC, rowid DESC LIMIT 1")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))
+    }
+
+    fn containers_using_image(&self, image_id: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        conn.prepare_cached("SELECT id FROM containers WHERE image_id = ?1 ORDER BY created, rowid")
+            .and_then(|mut st| st.query_map([image_id], |r| r.get(0))?.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// `PRAGMA integrity_check`, plus a decode of every stored record.
+    fn integrity_check(&self) -> Result<Vec<String>> {
+        let mut problems: Vec<String> = {
+            let conn = self.conn();
+            conn.prepare("PRAGMA integrity_check")
+                .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+                .map_err(|e| self.err(e))?
+        };
+        problems.retain(|p| p != "ok");
+        if problems.is_empty() {
+            for (id, config, state) in self.rows()? {
+                if let Err(e) = self.decode(&id, &config, &state) {
+                    problems.push(e.message);
+                }
+            }
+        }
+        Ok(problems)
+    }
+}

@@ -1,0 +1,298 @@
+//! The one behaviour suite every `StateStore` must pass (like Podman's
+//! `runForAllStates`). Each case is a plain function over `&dyn StateStore`;
+//! the macro at the bottom instantiates every case for every store, so a
+//! failure names both the case and the store.
+
+mod common;
+
+use berth_state::{MemStore, SqliteStore, StateStore};
+use berth_types::{ContainerState, ErrorKind, RuntimeState};
+use common::{id, record, record_with_image};
+use jiff::Timestamp;
+
+fn names(s: &dyn StateStore) -> Vec<String> {
+    s.list()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.config.name)
+        .collect()
+}
+
+fn add_get_list_order(s: &dyn StateStore) {
+    assert!(s.list().unwrap().is_empty());
+    // Inserted out of creation order; two share a creation time.
+    let c = record("cc", "c", 30);
+    let a = record("aa", "a", 10);
+    let b1 = record("b1", "b1", 20);
+    let b2 = record("b2", "b2", 20);
+    for r in [&c, &a, &b2, &b1] {
+        s.add_container(r).unwrap();
+    }
+    assert_eq!(s.get(&id("aa")).unwrap(), a);
+    assert_eq!(s.get(&id("cc")).unwrap(), c);
+    // Creation time first, insertion order on ties.
+    assert_eq!(names(s), ["a", "b2", "b1", "c"]);
+    assert_eq!(s.list().unwrap()[0], a);
+}
+
+fn get_unknown(s: &dyn StateStore) {
+    let err = s.get(&id("dead")).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NoSuchContainer);
+}
+
+fn invalid_records_are_refused(s: &dyn StateStore) {
+    let mut r = record("aa", "a", 0);
+    r.config.id = "AA".repeat(32);
+    assert_eq!(
+        s.add_container(&r).unwrap_err().kind,
+        ErrorKind::InvalidInput
+    );
+    let r = record("aa", "bad/name", 0);
+    assert_eq!(
+        s.add_container(&r).unwrap_err().kind,
+        ErrorKind::InvalidInput
+    );
+    assert!(s.list().unwrap().is_empty());
+}
+
+fn name_uniqueness(s: &dyn StateStore) {
+    s.add_container(&record("aa", "web", 0)).unwrap();
+    let err = s.add_container(&record("bb", "web", 1)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NameInUse);
+    assert_eq!(
+        err.message,
+        format!(
+            "the container name \"web\" is already in use by {}. You have to remove that \
+             container to be able to reuse that name: that name is already in use",
+            id("aa")
+        )
+    );
+    assert!(!err.message.contains('\n'));
+    assert_eq!(names(s), ["web"]);
+}
+
+fn id_collision_is_internal(s: &dyn StateStore) {
+    s.add_container(&record("aa", "one", 0)).unwrap();
+    let err = s.add_container(&record("aa", "two", 1)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Internal);
+    assert_eq!(names(s), ["one"]);
+}
+
+fn name_free_after_rename_and_remove(s: &dyn StateStore) {
+    s.add_container(&record("aa", "web", 0)).unwrap();
+    s.rename(&id("aa"), "web2").unwrap();
+    assert_eq!(s.get(&id("aa")).unwrap().config.name, "web2");
+    assert_eq!(s.lookup("web2").unwrap(), id("aa"));
+    assert_eq!(
+        s.lookup("web").unwrap_err().kind,
+        ErrorKind::NoSuchContainer
+    );
+    // The old name is free, the new one taken.
+    s.add_container(&record("bb", "web", 1)).unwrap();
+    let err = s.add_container(&record("cc", "web2", 2)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NameInUse);
+    // Removing frees the name at once.
+    s.remove(&id("bb")).unwrap();
+    s.add_container(&record("cc", "web", 2)).unwrap();
+    assert_eq!(s.lookup("web").unwrap(), id("cc"));
+}
+
+fn rename_to_taken_name_changes_nothing(s: &dyn StateStore) {
+    s.add_container(&record("aa", "a", 0)).unwrap();
+    s.add_container(&record("bb", "b", 1)).unwrap();
+    let before = s.list().unwrap();
+    let err = s.rename(&id("aa"), "b").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NameInUse);
+    assert!(err.message.contains(&id("bb")), "{}", err.message);
+    assert_eq!(s.list().unwrap(), before);
+    // Renaming to its own name is a no-op; bad names and unknown IDs fail.
+    s.rename(&id("aa"), "a").unwrap();
+    assert_eq!(s.list().unwrap(), before);
+    let err = s.rename(&id("aa"), "no/slash").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput);
+    let err = s.rename(&id("cc"), "c").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NoSuchContainer);
+    assert_eq!(s.list().unwrap(), before);
+}
+
+fn lookup_rules(s: &dyn StateStore) {
+    s.add_container(&record("ab12", "web", 0)).unwrap();
+    s.add_container(&record("ab34", "db", 1)).unwrap();
+    s.add_container(&record("cd", "cache", 2)).unwrap();
+    // By name, full ID, unique prefix (short ID too).
+    assert_eq!(s.lookup("web").unwrap(), id("ab12"));
+    assert_eq!(s.lookup(&id("ab34")).unwrap(), id("ab34"));
+    assert_eq!(s.lookup("ab1").unwrap(), id("ab12"));
+    assert_eq!(s.lookup("c").unwrap(), id("cd"));
+    assert_eq!(s.lookup(&id("cd")[..12]).unwrap(), id("cd"));
+    // Ambiguous prefix: the error lists every candidate.
+    let err = s.lookup("ab").unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::AmbiguousId {
+            candidates: vec![id("ab12"), id("ab34")]
+        }
+    );
+    assert_eq!(
+        err.message,
+        format!(
+            "more than one result for container \"ab\": ambiguous ID prefix matches 2 \
+             containers: {}, {}",
+            id("ab12"),
+            id("ab34")
+        )
+    );
+    // Unknown, non-hex, upper-case and empty inputs.
+    for unknown in ["nope", "ef", "AB12", "", "ab12%", "ab12*"] {
+        let err = s.lookup(unknown).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NoSuchContainer, "{unknown:?}");
+        assert_eq!(
+            err.message,
+            format!("no container with name or ID \"{unknown}\" found: no such container")
+        );
+    }
+}
+
+fn exact_name_beats_id_prefix(s: &dyn StateStore) {
+    s.add_container(&record("ab12", "web", 0)).unwrap();
+    // A container *named* like the other's ID prefix.
+    s.add_container(&record("cd", "ab12", 1)).unwrap();
+    assert_eq!(s.lookup("ab12").unwrap(), id("cd"));
+    assert_eq!(s.lookup("ab1").unwrap(), id("ab12"));
+    // A name equal to another's full ID still wins over the ID.
+    s.add_container(&record("ef", &id("ab12"), 2)).unwrap();
+    assert_eq!(s.lookup(&id("ab12")).unwrap(), id("ef"));
+}
+
+fn save_state_round_trip(s: &dyn StateStore) {
+    let r = record("aa", "a", 0);
+    s.add_container(&r).unwrap();
+    let st = RuntimeState {
+        state: ContainerState::Exited,
+        pid: 0,
+        monitor_pid: 0,
+        exit_code: Some(137),
+        started_at: Some(Timestamp::from_second(1_700_000_100).unwrap()),
+        finished_at: Some(Timestamp::from_second(1_700_000_200).unwrap()),
+        oom_killed: true,
+        mountpoint: None,
+        restart_count: 2,
+        error: "oom".into(),
+        stop_requested: false,
+    };
+    s.save_state(&id("aa"), &st).unwrap();
+    let got = s.get(&id("aa")).unwrap();
+    assert_eq!(got.state, st);
+    assert_eq!(got.config, r.config);
+    assert_eq!(s.list().unwrap()[0].state.exit_code, Some(137));
+    let err = s.save_state(&id("bb"), &st).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NoSuchContainer);
+}
+
+fn remove_unknown(s: &dyn StateStore) {
+    let err = s.remove(&id("aa")).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NoSuchContainer);
+    s.add_container(&record("aa", "a", 0)).unwrap();
+    s.remove(&id("aa")).unwrap();
+    assert_eq!(
+        s.remove(&id("aa")).unwrap_err().kind,
+        ErrorKind::NoSuchContainer
+    );
+    assert_eq!(
+        s.get(&id("aa")).unwrap_err().kind,
+        ErrorKind::NoSuchContainer
+    );
+    assert!(s.list().unwrap().is_empty());
+}
+
+fn latest(s: &dyn StateStore) {
+    assert_eq!(s.latest().unwrap(), None);
+    s.add_container(&record("bb", "b", 20)).unwrap();
+    s.add_container(&record("aa", "a", 10)).unwrap();
+    assert_eq!(s.latest().unwrap(), Some(id("bb")));
+    // Same creation time: the later insertion is the latest.
+    s.add_container(&record("cc", "c", 20)).unwrap();
+    assert_eq!(s.latest().unwrap(), Some(id("cc")));
+    s.remove(&id("cc")).unwrap();
+    assert_eq!(s.latest().unwrap(), Some(id("bb")));
+}
+
+fn image_users(s: &dyn StateStore) {
+    s.add_container(&record_with_image("bb", "b", 20, "img1"))
+        .unwrap();
+    s.add_container(&record_with_image("aa", "a", 10, "img1"))
+        .unwrap();
+    s.add_container(&record_with_image("cc", "c", 5, "img2"))
+        .unwrap();
+    assert_eq!(
+        s.containers_using_image("img1").unwrap(),
+        [id("aa"), id("bb")]
+    );
+    assert_eq!(s.containers_using_image("img2").unwrap(), [id("cc")]);
+    assert!(s.containers_using_image("img3").unwrap().is_empty());
+}
+
+fn healthy_integrity(s: &dyn StateStore) {
+    s.add_container(&record("aa", "a", 0)).unwrap();
+    assert!(s.integrity_check().unwrap().is_empty());
+}
+
+/// A store plus whatever must outlive it (the temp dir of a database).
+struct Fixture {
+    store: Box<dyn StateStore>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn mem() -> Fixture {
+    Fixture {
+        store: Box::new(MemStore::new()),
+        _dir: None,
+    }
+}
+
+fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("state/db.sqlite")).unwrap();
+    Fixture {
+        store: Box::new(store),
+        _dir: Some(dir),
+    }
+}
+
+macro_rules! conformance {
+    ($store:ident: $($case:ident),* $(,)?) => {
+        mod $store {
+            $(
+                #[test]
+                fn $case() {
+                    let f = super::$store();
+                    super::$case(&*f.store);
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! for_all_stores {
+    ($($case:ident),* $(,)?) => {
+        conformance!(mem: $($case),*);
+        conformance!(sqlite: $($case),*);
+    };
+}
+
+for_all_stores!(
+    add_get_list_order,
+    get_unknown,
+    invalid_records_are_refused,
+    name_uniqueness,
+    id_collision_is_internal,
+    name_free_after_rename_and_remove,
+    rename_to_taken_name_changes_nothing,
+    lookup_rules,
+    exact_name_beats_id_prefix,
+    save_state_round_trip,
+    remove_unknown,
+    latest,
+    image_users,
+    healthy_integrity,
+);

@@ -1,0 +1,121 @@
+//! The metadata database: one SQLite file shared by concurrent berth processes.
+//!
+//! Why these settings (research/rust-stack.md §2.4): WAL lets readers run
+//! while a writer commits; `synchronous=FULL` makes a commit durable before
+//! we report success; writers use `BEGIN IMMEDIATE` so two writers queue on
+//! `busy_timeout` instead of failing with a deferred-upgrade SQLITE_BUSY.
+
+use std::path::Path;
+
+use berth_types::{Error, ErrorKind, Result};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// Schema version this code writes. Bump and add a step in `migrate`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE layers (
+    diff_id TEXT PRIMARY KEY,          -- sha256:<hex> of the uncompressed tar
+    size    INTEGER NOT NULL           -- uncompressed tar size in bytes
+);
+CREATE TABLE images (
+    id       TEXT PRIMARY KEY,         -- sha256 hex of the config blob
+    digest   TEXT NOT NULL,            -- manifest digest sha256:<hex>
+    created  TEXT,                     -- from the config, RFC 3339
+    size     INTEGER NOT NULL,
+    config   TEXT NOT NULL,            -- raw config blob
+    manifest TEXT NOT NULL,            -- raw manifest bytes (digest is over these)
+    loaded   TEXT NOT NULL             -- when this store got it
+);
+CREATE TABLE image_layers (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    pos      INTEGER NOT NULL,         -- 0 = bottom layer
+    diff_id  TEXT NOT NULL REFERENCES layers(diff_id),
+    PRIMARY KEY (image_id, pos)
+);
+CREATE INDEX image_layers_diff ON image_layers(diff_id);
+CREATE TABLE names (
+    name     TEXT PRIMARY KEY,         -- a name belongs to at most one image
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL          -- keeps names in the order they were given
+);
+CREATE INDEX names_image ON names(image_id);
+CREATE TABLE containers (
+    cid      TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL             -- no FK: the image may be removed first
+);
+-- A container pins its image's layers directly, so removing the image
+-- (the caller's decision) can never pull a lower dir from under a container.
+CREATE TABLE container_layers (
+    cid     TEXT NOT NULL REFERENCES containers(cid) ON DELETE CASCADE,
+    pos     INTEGER NOT NULL,
+    diff_id TEXT NOT NULL REFERENCES layers(diff_id),
+    PRIMARY KEY (cid, pos)
+);
+CREATE INDEX container_layers_diff ON container_layers(diff_id);
+";
+
+/// Open the database, creating or migrating the schema.
+pub(crate) fn open(path: &Path) -> Result<Connection> {
+    let conn =
+        Connection::open(path).map_err(|e| db_err(format!("opening {}", path.display()), e))?;
+    // busy_timeout first so that even setting WAL waits for other processes.
+    conn.busy_timeout(std::time::Duration::from_secs(100))
+        .map_err(|e| db_err("setting busy_timeout", e))?;
+    // journal_mode is persistent; only switch when needed (podman#17859:
+    // switching on every open causes "database is locked").
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(|e| db_err("reading journal_mode", e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        let _: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| db_err("enabling WAL", e))?;
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .map_err(|e| db_err("setting pragmas", e))?;
+    let mut conn = conn;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = write_tx(conn)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .map_err(|e| db_err("creating schema_version", e))?;
+    let version: Option<i64> = tx
+        .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+        .map_err(|e| db_err("reading schema version", e))?;
+    match version {
+        None => {
+            tx.execute_batch(SCHEMA_V1).map_err(|e| db_err("creating schema", e))?;
+            tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION])
+                .map_err(|e| db_err("recording schema version", e))?;
+        }
+        Some(SCHEMA_VERSION) => {}
+        Some(v) if v > SCHEMA_VERSION => {
+            return Err(Error::new(
+                ErrorKind::Storage,
+                format!("storage database schema version {v} is newer than this berth supports ({SCHEMA_VERSION})"),
+            ))
+        }
+        Some(v) => {
+            return Err(Error::new(
+                ErrorKind::Storage,
+                format!("storage database schema version {v} has no migration"),
+            ))
+        }
+    }
+    tx.commit().map_err(|e| db_err("committing schema", e))
+}
+
+/// Start a write transaction (`BEGIN IMMEDIATE`).
+pub(crate) fn write_tx(conn: &mut Connection) -> Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| db_err("starting transaction", e))
+}
+
+/// A Storage error for a failed SQLite call.
+pub(crate) fn db_err(what: impl std::fmt::Display, e: rusqlite::Error) -> Error {
+    Error::new(ErrorKind::Storage, format!("storage database: {what}: {e}"))
+}

@@ -1,0 +1,300 @@
+//! `load_archive`: store the images of a docker-archive or oci-archive.
+//!
+//! Order of work, so an interrupted load leaves no visible image:
+//! 1. each missing layer is extracted into `tmp/…`, its digests verified
+//!    while streaming, then renamed to `layers/<hex>` (atomic; an existing
+//!    directory of that name is complete by construction and is reused);
+//! 2. one `BEGIN IMMEDIATE` transaction, under the store lock, checks the
+//!    layer directories are still there and registers layers, image and
+//!    names together. Only then does the image exist.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use berth_types::{Error, ErrorKind, Result};
+use flate2::read::MultiGzDecoder;
+use rusqlite::{params, OptionalExtension};
+
+use crate::archive::{self, ImageSource, LayerSource, OuterArchive};
+use crate::db::{db_err, write_tx};
+use crate::util::{make_tmp_dir, parse_digest, remove_tree, sha256_hex, HashingReader, StoreLock};
+use crate::{extract, ImageInfo, Store};
+
+/// Removes a temp dir unless disarmed (error paths, panics).
+struct TmpGuard(Option<PathBuf>);
+
+impl Drop for TmpGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            remove_tree(&p);
+        }
+    }
+}
+
+impl Store {
+    /// Load every image in the docker-archive or oci-archive at `path`
+    /// (an uncompressed tar; layers inside may be gzip or plain tar).
+    ///
+    /// Names are normalized like Podman; a name already held by another
+    /// image moves to the loaded one. Layers already stored are reused.
+    /// Returns the loaded images in archive order.
+    pub fn load_archive(&self, path: &Path) -> Result<Vec<ImageInfo>> {
+        let ar = OuterArchive::open(path)?;
+        let sources = archive::parse(&ar)?;
+        let mut out = Vec::with_capacity(sources.len());
+        for src in sources {
+            out.push(self.load_one(&ar, src)?);
+        }
+        Ok(out)
+    }
+
+    fn load_one(&self, ar: &OuterArchive, src: ImageSource) -> Result<ImageInfo> {
+        let id = sha256_hex(&src.config);
+        let mut names = Vec::new();
+        for n in &src.names {
+            // An OCI ref.name that is a bare tag ("latest") names no
+            // repository: such an image is loaded without a name.
+            if !n.contains('/')
+                && !n.contains(':')
+                && ar.has("oci-layout")
+                && !ar.has("manifest.json")
+            {
+                continue;
+            }
+            let norm = crate::reference::normalize(n).map_err(|e| e.context(&ar.label))?;
+            if !names.contains(&norm) {
+                names.push(norm);
+            }
+        }
+        let label = format!(
+            "image \"{}\"",
+            names
+                .first()
+                .cloned()
+                .unwrap_or_else(|| id[..12].to_string())
+        );
+        let bad = |msg: String| {
+            Error::new(ErrorKind::InvalidInput, format!("{label}: {msg}")).with_subject(&label)
+        };
+
+        let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&src.config)
+            .map_err(|e| bad(format!("invalid image config: {e}")))?;
+        let diff_ids: Vec<String> = config.rootfs().diff_ids().clone();
+        for d in &diff_ids {
+            parse_digest(d).map_err(|e| bad(format!("config rootfs: {e}")))?;
+        }
+        if diff_ids.len() != src.layers.len() {
+            return Err(bad(format!(
+                "config lists {} layers but the manifest has {}",
+                diff_ids.len(),
+                src.layers.len()
+            )));
+        }
+        let created = config.created().clone();
+
+        // Retry when a concurrent removal deleted a layer we meant to reuse.
+        for _ in 0..3 {
+            let mut sizes = Vec::with_capacity(diff_ids.len());
+            for (layer, diff_id) in src.layers.iter().zip(&diff_ids) {
+                sizes.push(self.ensure_layer(ar, layer, diff_id, &label)?);
+            }
+            if let Some(info) =
+                self.register(&id, &src, &diff_ids, &sizes, &names, created.as_deref())?
+            {
+                return Ok(info);
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Storage,
+            format!("{label}: layers kept disappearing during load (concurrent removal?)"),
+        )
+        .with_subject(&label))
+    }
+
+    /// Make sure layer `diff_id` is stored; return its size.
+    fn ensure_layer(
+        &self,
+        ar: &OuterArchive,
+        layer: &LayerSource,
+        diff_id: &str,
+        image_label: &str,
+    ) -> Result<u64> {
+        let dir = self.layer_dir(diff_id);
+        let known: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT size FROM layers WHERE diff_id = ?1",
+                [diff_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| db_err("looking up layer", e))?;
+        if let Some(size) = known {
+            if dir.join("diff").is_dir() {
+                return Ok(size as u64);
+            }
+        }
+        let label = format!(
+            "{image_label} layer {}",
+            &diff_id[..std::cmp::min(diff_id.len(), 19)]
+        );
+        let bad = |msg: String| {
+            Error::new(ErrorKind::InvalidInput, format!("{label}: {msg}")).with_subject(image_label)
+        };
+
+        let tmp = make_tmp_dir(&self.root.join("tmp"))?;
+        let mut guard = TmpGuard(Some(tmp.clone()));
+        let diff = tmp.join("diff");
+        std::fs::create_dir(&diff)
+            .map_err(|e| crate::storage_err(format!("creating {}", diff.display()), e))?;
+
+        let (section, _) = ar.reader(&layer.member)?;
+        let mut raw = HashingReader::new(section, u64::MAX);
+        let (got_diff, size) = {
+            let mut buf = BufReader::with_capacity(256 << 10, &mut raw);
+            let head = buf.fill_buf().map_err(|e| bad(format!("reading: {e}")))?;
+            let is_gzip = head.starts_with(&[0x1f, 0x8b]);
+            if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+                return Err(bad("zstd-compressed layers are not supported".into()));
+            }
+            let inner: Box<dyn Read + '_> = if is_gzip {
+                Box::new(MultiGzDecoder::new(buf))
+            } else {
+                Box::new(buf)
+            };
+            // The tar stream itself is capped too (headers of a flood of
+            // empty entries); twice the data limit leaves room for headers.
+            let mut plain =
+                HashingReader::new(inner, self.max_layer_bytes.saturating_mul(2).max(1 << 20));
+            let opts = extract::ExtractOptions {
+                max_bytes: self.max_layer_bytes,
+            };
+            extract::extract_layer(&mut plain, &diff, &label, &opts)?;
+            // Tar padding and trailing blocks are part of the diff ID.
+            io::copy(&mut plain, &mut io::sink()).map_err(|e| bad(format!("reading: {e}")))?;
+            let n = plain.count();
+            (plain.digest(), n)
+        };
+        io::copy(&mut raw, &mut io::sink()).map_err(|e| bad(format!("reading: {e}")))?;
+        if let Some(want) = &layer.blob_digest {
+            let got = raw.digest();
+            if &got != want {
+                return Err(bad(format!(
+                    "blob digest mismatch: archive says {want}, content is {got}"
+                )));
+            }
+        }
+        if got_diff != diff_id {
+            return Err(bad(format!(
+                "content does not match diff ID (got {got_diff})"
+            )));
+        }
+        match std::fs::rename(&tmp, &dir) {
+            Ok(()) => guard.0 = None,
+            // Someone else stored it meanwhile (or an earlier crashed load
+            // left it unregistered): such a dir is complete, use it.
+            Err(e) if dir.join("diff").is_dir() => drop(e),
+            Err(e) => return Err(crate::storage_err(format!("{label}: storing layer"), e)),
+        }
+        Ok(size)
+    }
+
+    /// Register the image in one transaction. `Ok(None)` asks the caller to
+    /// retry because a layer directory vanished (concurrent removal).
+    fn register(
+        &self,
+        id: &str,
+        src: &ImageSource,
+        diff_ids: &[String],
+        sizes: &[u64],
+        names: &[String],
+        created: Option<&str>,
+    ) -> Result<Option<ImageInfo>> {
+        let _lock = StoreLock::take(&self.root)?;
+        for d in diff_ids {
+            if !self.layer_dir(d).join("diff").is_dir() {
+                return Ok(None);
+            }
+        }
+        let (digest, manifest) = match &src.manifest {
+            Some((d, b)) => (d.clone(), b.clone()),
+            None => synth_manifest(&src.config, id, diff_ids, sizes),
+        };
+        let manifest = String::from_utf8(manifest)
+            .map_err(|_| Error::invalid(format!("manifest of image {id} is not UTF-8")))?;
+        let config = String::from_utf8(src.config.clone())
+            .map_err(|_| Error::invalid(format!("config of image {id} is not UTF-8")))?;
+        let total: u64 = sizes.iter().sum();
+        let now = jiff::Timestamp::now().to_string();
+        let mut conn = self.conn();
+        let tx = write_tx(&mut conn)?;
+        for (d, s) in diff_ids.iter().zip(sizes) {
+            tx.execute(
+                "INSERT OR IGNORE INTO layers (diff_id, size) VALUES (?1, ?2)",
+                params![d, *s as i64],
+            )
+            .map_err(|e| db_err("registering layer", e))?;
+        }
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO images (id, digest, created, size, config, manifest, loaded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, digest, created, total as i64, config, manifest, now],
+            )
+            .map_err(|e| db_err("registering image", e))?;
+        if inserted == 1 {
+            for (pos, d) in diff_ids.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO image_layers (image_id, pos, diff_id) VALUES (?1, ?2, ?3)",
+                    params![id, pos as i64, d],
+                )
+                .map_err(|e| db_err("registering image layers", e))?;
+            }
+        }
+        for n in names {
+            // Podman semantics: a name moves to the newly loaded image.
+            let owner: Option<String> = tx
+                .query_row("SELECT image_id FROM names WHERE name = ?1", [n], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(|e| db_err("looking up name", e))?;
+            if owner.as_deref() == Some(id) {
+                continue;
+            }
+            tx.execute("DELETE FROM names WHERE name = ?1", [n])
+                .map_err(|e| db_err("moving name", e))?;
+            tx.execute(
+                "INSERT INTO names (name, image_id, seq) VALUES (?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM names))",
+                params![n, id],
+            )
+            .map_err(|e| db_err("naming image", e))?;
+        }
+        tx.commit().map_err(|e| db_err("committing image", e))?;
+        let info = crate::images::get_image(&conn, id)?
+            .ok_or_else(|| Error::internal(format!("image {id} vanished after load")))?;
+        Ok(Some(info))
+    }
+}
+
+/// A docker-archive carries no manifest; build the schema-2 manifest Podman
+/// would (uncompressed layers), so the image has a stable digest.
+fn synth_manifest(
+    config: &[u8],
+    id: &str,
+    diff_ids: &[String],
+    sizes: &[u64],
+) -> (String, Vec<u8>) {
+    let layers: Vec<serde_json::Value> = diff_ids
+        .iter()
+        .zip(sizes)
+        .map(|(d, s)| serde_json::json!({"mediaType": "application/vnd.docker.image.rootfs.diff.tar", "size": s, "digest": d}))
+        .collect();
+    let m = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": format!("sha256:{id}")},
+        "layers": layers,
+    });
+    let bytes = serde_json::to_vec(&m).unwrap_or_default();
+    (format!("sha256:{}", sha256_hex(&bytes)), bytes)
+}
