@@ -19,6 +19,7 @@ pub mod relay;
 pub mod spawn;
 pub mod supervise;
 pub mod sync;
+pub mod trim;
 
 use std::ffi::OsString;
 use std::os::unix::io::{AsFd, BorrowedFd, FromRawFd, OwnedFd};

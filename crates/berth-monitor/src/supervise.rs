@@ -66,6 +66,8 @@ pub fn supervise(args: &Args, sync: OwnedFd) -> i32 {
         relay.output(*stream, data);
     }
     drop(created.early);
+    // Startup is over: from here on only the relay loop's code is needed.
+    crate::trim::trim_startup_pages();
     let status = relay.run(created.init, created.pidfd, &sigfd);
     let code = status.map_or(UNKNOWN_EXIT, spawn::exit_code);
 

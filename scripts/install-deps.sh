@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages berth needs to run and to be tested.
+# Idempotent and quiet when everything is present (apt only runs if needed).
+set -euo pipefail
+packages=(runc crun busybox-static tmux hyperfine procps util-linux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
