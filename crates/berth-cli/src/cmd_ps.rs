@@ -185,7 +185,7 @@ pub fn ps(rt: &Runtime, a: &PsArgs) -> Exit {
         }
     }
     // Newest first, as Podman lists.
-    kept.sort_by(|x, y| y.config.created.cmp(&x.config.created));
+    kept.sort_by_key(|r| std::cmp::Reverse(r.config.created));
     if a.latest {
         kept.truncate(1);
     }

@@ -114,7 +114,7 @@ fn expand_env(entries: &[String]) -> Result<Vec<String>> {
             continue;
         }
         match e.split_once('=') {
-            Some((k, _)) if k.is_empty() => return Err(Error::invalid(format!("invalid environment variable {e:?}: empty name"))),
+            Some(("", _)) => return Err(Error::invalid(format!("invalid environment variable {e:?}: empty name"))),
             Some(_) => out.push(e.to_string()),
             None => {
                 if let Ok(v) = std::env::var(e) {
@@ -259,7 +259,7 @@ pub fn build_config(opts: &CreateOptions, image: &ImageDefaults, r: Resolved) ->
         }
     }
     if let Some(c) = opts.cpus {
-        if !(c > 0.0) || c > 1024.0 {
+        if c.is_nan() || c <= 0.0 || c > 1024.0 {
             return Err(Error::invalid(format!("invalid --cpus {c}: must be greater than 0")));
         }
     }

@@ -17,7 +17,7 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
         _ => (t, 1),
     };
     let value: f64 = num.parse().map_err(|_| Error::invalid(format!("invalid size: {s:?}")))?;
-    if !(value >= 0.0) {
+    if value.is_nan() || value < 0.0 {
         return Err(Error::invalid(format!("invalid size: {s:?}")));
     }
     Ok((value * mult as f64) as i64)

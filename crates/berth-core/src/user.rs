@@ -87,7 +87,7 @@ pub fn resolve_user(root: &Path, spec: &str, container: &str) -> Result<ExecUser
     let additional_gids = match entry {
         Some(e) if group.is_none() => all_groups
             .iter()
-            .filter(|(_, g, members)| *g != gid && members.iter().any(|m| *m == e.name))
+            .filter(|(_, g, members)| *g != gid && members.contains(&e.name))
             .map(|(_, g, _)| *g)
             .collect(),
         _ => Vec::new(),

@@ -37,7 +37,7 @@ fn crun_unusable_reason() -> Option<String> {
 }
 
 fn is_cgroup2(path: &Path) -> bool {
-    rustix::fs::statfs(path).map(|s| s.f_type as i64 == 0x6367_7270).unwrap_or(false)
+    rustix::fs::statfs(path).map(|s| s.f_type == 0x6367_7270).unwrap_or(false)
 }
 
 /// Pick the runtime for `requested` (`runc`, `crun`, a path, or `None` for
