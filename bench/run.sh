@@ -54,6 +54,7 @@ fi
 BERTH=${BERTH:-$repo/target/release/berth}
 BERTH_MON=${BERTH_MON:-$(dirname "$BERTH")/berth-mon}
 IMAGE=localhost/busybox
+unset BERTH_MONITOR BERTH_ROOT BERTH_RUNROOT BERTH_RUNTIME
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 for b in "$BERTH" "$BERTH_MON"; do
     [ -x "$b" ] || { echo "missing $b: cargo build --release --bin berth --bin berth-mon" >&2; exit 1; }
@@ -119,7 +120,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir -p "$root" "$runroot" "$runc_state" "$work/json"
+mkdir -p "$root" "$runroot" "$runc_state" "$work/json" "$work/bin"
+# Snapshot the binaries: a rebuild during the bench must not change them.
+# berth finds berth-mon beside itself.
+cp "$BERTH" "$work/bin/berth"
+cp "$BERTH_MON" "$work/bin/berth-mon"
+BERTH=$work/bin/berth
 log() { echo ">> $*" >&2; }
 
 # hyperfine NAME COMMAND...: time COMMAND (no shell), JSON to $work/json/NAME.json

@@ -140,7 +140,9 @@ pub struct InspectArgs {
 #[derive(Subcommand)]
 pub enum ContainerCommand {
     /// Check whether a container exists (exit 0) or not (exit 1).
-    Exists { container: String },
+    Exists {
+        container: String,
+    },
     /// Record a container's exit and release its resources (run by berth-mon).
     Cleanup(ManyArgs),
     Create(CreateArgs),
@@ -189,17 +191,27 @@ pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
 }
 
 /// Resolve the targets: `(what the user typed, container)`.
-fn resolve<'r>(rt: &'r Runtime, t: &Targets, all: bool) -> Vec<(String, berth_core::Result<Container<'r>>)> {
+fn resolve<'r>(
+    rt: &'r Runtime,
+    t: &Targets,
+    all: bool,
+) -> Vec<(String, berth_core::Result<Container<'r>>)> {
     if t.latest {
         return vec![("latest".into(), rt.latest())];
     }
     if all {
         return match rt.containers() {
-            Ok(list) => list.into_iter().map(|r| (r.config.id.clone(), rt.lookup(&r.config.id))).collect(),
+            Ok(list) => list
+                .into_iter()
+                .map(|r| (r.config.id.clone(), rt.lookup(&r.config.id)))
+                .collect(),
             Err(e) => vec![(String::new(), Err(e))],
         };
     }
-    t.containers.iter().map(|n| (n.clone(), rt.lookup(n))).collect()
+    t.containers
+        .iter()
+        .map(|n| (n.clone(), rt.lookup(n)))
+        .collect()
 }
 
 fn need_targets(t: &Targets, all: bool) -> Option<Exit> {
@@ -211,7 +223,12 @@ fn need_targets(t: &Targets, all: bool) -> Option<Exit> {
 }
 
 /// Apply `op` to each target, printing what the user typed on success.
-fn each(rt: &Runtime, t: &Targets, all: bool, op: impl Fn(&Container, &str) -> berth_core::Result<()>) -> Exit {
+fn each(
+    rt: &Runtime,
+    t: &Targets,
+    all: bool,
+    op: impl Fn(&Container, &str) -> berth_core::Result<()>,
+) -> Exit {
     if let Some(code) = need_targets(t, all) {
         return code;
     }
@@ -307,7 +324,10 @@ pub fn start(rt: &Runtime, a: &StartArgs) -> Exit {
         }
         return match resolve(rt, &a.targets, false).pop() {
             Some((_, Ok(c))) => {
-                let rm = c.inspect_record().map(|r| r.config.auto_remove).unwrap_or(false);
+                let rm = c
+                    .inspect_record()
+                    .map(|r| r.config.auto_remove)
+                    .unwrap_or(false);
                 attached_run(&c, a.interactive, rm)
             }
             Some((_, Err(e))) => fail(&e),
@@ -343,7 +363,12 @@ pub fn kill(rt: &Runtime, a: &KillArgs) -> Exit {
     };
     if a.all {
         let mut outcome = Outcome::default();
-        for rec in rt.containers().unwrap_or_default().into_iter().filter(|r| r.state.state.is_active()) {
+        for rec in rt
+            .containers()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.state.state.is_active())
+        {
             match rt.lookup(&rec.config.id).and_then(|c| c.kill(signal)) {
                 Ok(()) => println!("{}", rec.config.id),
                 Err(e) => outcome.error(&e),
@@ -409,18 +434,28 @@ fn parse_time(s: &str) -> berth_core::Result<jiff::Timestamp> {
         return Ok(t);
     }
     if let Ok(secs) = s.parse::<i64>() {
-        return jiff::Timestamp::from_second(secs).map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")));
+        return jiff::Timestamp::from_second(secs)
+            .map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")));
     }
-    let d: jiff::SignedDuration =
-        s.parse().map_err(|_| Error::invalid(format!("invalid time {s:?}: expected RFC 3339 or a duration like 10m")))?;
-    jiff::Timestamp::now().checked_sub(d).map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")))
+    let d: jiff::SignedDuration = s.parse().map_err(|_| {
+        Error::invalid(format!(
+            "invalid time {s:?}: expected RFC 3339 or a duration like 10m"
+        ))
+    })?;
+    jiff::Timestamp::now()
+        .checked_sub(d)
+        .map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")))
 }
 
 pub fn logs(rt: &Runtime, a: &LogsArgs) -> Exit {
     if let Some(code) = need_targets(&a.targets, false) {
         return code;
     }
-    let mut opts = LogOptions { follow: a.follow, tail: a.tail.filter(|t| *t >= 0).map(|t| t as usize), ..Default::default() };
+    let mut opts = LogOptions {
+        follow: a.follow,
+        tail: a.tail.filter(|t| *t >= 0).map(|t| t as usize),
+        ..Default::default()
+    };
     for (flag, slot) in [(&a.since, &mut opts.since), (&a.until, &mut opts.until)] {
         if let Some(s) = flag {
             match parse_time(s) {
@@ -434,10 +469,22 @@ pub fn logs(rt: &Runtime, a: &LogsArgs) -> Exit {
     for (_, c) in resolve(rt, &a.targets, false) {
         let r = c.and_then(|c| {
             let rec = c.inspect_record()?;
-            let prefix = if a.names || many { format!("{} ", rec.config.name) } else { String::new() };
-            let still_running = || c.inspect_record().map(|r| r.state.state.is_active()).unwrap_or(false);
+            let prefix = if a.names || many {
+                format!("{} ", rec.config.name)
+            } else {
+                String::new()
+            };
+            let still_running = || {
+                c.inspect_record()
+                    .map(|r| r.state.state.is_active())
+                    .unwrap_or(false)
+            };
             berth_core::read_log(&c.log_path(), &opts, still_running, |l| {
-                let ts = if a.timestamps { format!("{} ", l.timestamp) } else { String::new() };
+                let ts = if a.timestamps {
+                    format!("{} ", l.timestamp)
+                } else {
+                    String::new()
+                };
                 let end = if l.partial { "" } else { "\n" };
                 let text = format!("{prefix}{ts}{}{end}", l.content);
                 if l.stderr {
@@ -455,7 +502,11 @@ pub fn logs(rt: &Runtime, a: &LogsArgs) -> Exit {
 }
 
 pub fn inspect(rt: &Runtime, a: &InspectArgs) -> Exit {
-    let names: Vec<String> = if a.latest { vec![String::new()] } else { a.names.clone() };
+    let names: Vec<String> = if a.latest {
+        vec![String::new()]
+    } else {
+        a.names.clone()
+    };
     if names.is_empty() {
         eprintln!("Error: no names or IDs specified");
         return 125;
@@ -475,7 +526,10 @@ pub fn inspect(rt: &Runtime, a: &InspectArgs) -> Exit {
             Err(e) if e.kind == ErrorKind::NoSuchContainer && a.kind != "container" => {
                 crate::cmd_image::image_json(rt, n).map_err(|ie| {
                     if ie.kind == ErrorKind::NoSuchImage {
-                        Error::new(ErrorKind::NoSuchContainer, format!("no such object: \"{n}\""))
+                        Error::new(
+                            ErrorKind::NoSuchContainer,
+                            format!("no such object: \"{n}\""),
+                        )
                     } else {
                         ie
                     }

@@ -1,6 +1,8 @@
 //! Image verbs of the foundation: load, images, rmi, image inspect/exists.
 
-use crate::format::{align, human_duration, human_size, print_json, render_template, since, OutputFormat};
+use crate::format::{
+    align, human_duration, human_size, print_json, render_template, since, OutputFormat,
+};
 use crate::report::{fail, fail_any, Exit, Outcome};
 use berth_core::{Error, ErrorKind, ImageInfo, Runtime};
 use clap::{Args, Subcommand};
@@ -90,7 +92,11 @@ pub fn load(rt: &Runtime, a: &LoadArgs) -> Exit {
     match rt.load_images(std::path::Path::new(&a.input)) {
         Ok(list) => {
             for img in list {
-                let name = img.names.first().cloned().unwrap_or_else(|| format!("sha256:{}", img.id));
+                let name = img
+                    .names
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| format!("sha256:{}", img.id));
                 if a.quiet {
                     println!("{name}");
                 } else {
@@ -107,7 +113,10 @@ pub fn load(rt: &Runtime, a: &LoadArgs) -> Exit {
 fn repo_tag(name: &str) -> (String, String) {
     let slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
     match name[slash..].rfind(':') {
-        Some(i) => (name[..slash + i].to_string(), name[slash + i + 1..].to_string()),
+        Some(i) => (
+            name[..slash + i].to_string(),
+            name[slash + i + 1..].to_string(),
+        ),
         None => (name.to_string(), "latest".to_string()),
     }
 }
@@ -121,7 +130,13 @@ pub fn images(rt: &Runtime, a: &ImagesArgs) -> Exit {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
-    let short = |id: &str| if a.no_trunc { format!("sha256:{id}") } else { id[..12].to_string() };
+    let short = |id: &str| {
+        if a.no_trunc {
+            format!("sha256:{id}")
+        } else {
+            id[..12].to_string()
+        }
+    };
     if a.quiet {
         for img in &list {
             println!("{}", short(&img.id));
@@ -130,9 +145,17 @@ pub fn images(rt: &Runtime, a: &ImagesArgs) -> Exit {
     }
     let mut rows = Vec::new();
     for img in &list {
-        let names = if img.names.is_empty() { vec!["<none>:<none>".to_string()] } else { img.names.clone() };
+        let names = if img.names.is_empty() {
+            vec!["<none>:<none>".to_string()]
+        } else {
+            img.names.clone()
+        };
         for n in names {
-            let (repo, tag) = if n == "<none>:<none>" { ("<none>".into(), "<none>".into()) } else { repo_tag(&n) };
+            let (repo, tag) = if n == "<none>:<none>" {
+                ("<none>".into(), "<none>".into())
+            } else {
+                repo_tag(&n)
+            };
             rows.push(json!({
                 "Repository": repo,
                 "Tag": tag,
@@ -165,7 +188,13 @@ pub fn images(rt: &Runtime, a: &ImagesArgs) -> Exit {
         OutputFormat::Template { source, table } => render_template(
             &source,
             table,
-            &[("Repository", "REPOSITORY"), ("Tag", "TAG"), ("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Size", "SIZE")],
+            &[
+                ("Repository", "REPOSITORY"),
+                ("Tag", "TAG"),
+                ("ID", "IMAGE ID"),
+                ("CreatedSince", "CREATED"),
+                ("Size", "SIZE"),
+            ],
             &rows,
         )
         .map(|s| print!("{s}")),
@@ -218,7 +247,11 @@ pub fn rmi(rt: &Runtime, a: &RmiArgs) -> Exit {
     }
     let code = outcome.exit(false);
     // Podman: rmi of an unknown image exits 1.
-    if code != 0 && targets.iter().all(|t| matches!(rt.lookup_image(t), Err(ref e) if e.kind == ErrorKind::NoSuchImage)) {
+    if code != 0
+        && targets
+            .iter()
+            .all(|t| matches!(rt.lookup_image(t), Err(ref e) if e.kind == ErrorKind::NoSuchImage))
+    {
         return 1;
     }
     code
@@ -227,7 +260,8 @@ pub fn rmi(rt: &Runtime, a: &RmiArgs) -> Exit {
 /// The inspect document of one image (Podman's shape).
 pub fn image_json(rt: &Runtime, name: &str) -> berth_core::Result<Value> {
     let img = rt.lookup_image(name)?;
-    let cfg: Value = serde_json::from_str(&img.config_json).map_err(|e| Error::internal(format!("image {name}: bad config: {e}")))?;
+    let cfg: Value = serde_json::from_str(&img.config_json)
+        .map_err(|e| Error::internal(format!("image {name}: bad config: {e}")))?;
     Ok(json!({
         "Id": img.id,
         "Digest": img.digest,
@@ -264,7 +298,9 @@ fn inspect(rt: &Runtime, a: &ImageInspectArgs) -> Exit {
         }
     }
     let printed = match OutputFormat::parse(a.format.as_deref()) {
-        OutputFormat::Template { source, .. } => render_template(&source, false, &[], &docs).map(|s| print!("{s}")),
+        OutputFormat::Template { source, .. } => {
+            render_template(&source, false, &[], &docs).map(|s| print!("{s}"))
+        }
         _ => print_json(&docs),
     };
     if let Err(e) = printed {
@@ -279,8 +315,17 @@ mod tests {
 
     #[test]
     fn splits_repo_and_tag() {
-        assert_eq!(repo_tag("localhost/busybox:latest"), ("localhost/busybox".into(), "latest".into()));
-        assert_eq!(repo_tag("localhost:5000/a/b:1.0"), ("localhost:5000/a/b".into(), "1.0".into()));
-        assert_eq!(repo_tag("localhost:5000/a"), ("localhost:5000/a".into(), "latest".into()));
+        assert_eq!(
+            repo_tag("localhost/busybox:latest"),
+            ("localhost/busybox".into(), "latest".into())
+        );
+        assert_eq!(
+            repo_tag("localhost:5000/a/b:1.0"),
+            ("localhost:5000/a/b".into(), "1.0".into())
+        );
+        assert_eq!(
+            repo_tag("localhost:5000/a"),
+            ("localhost:5000/a".into(), "latest".into())
+        );
     }
 }

@@ -34,7 +34,10 @@ pub struct PsArgs {
 /// `name=` filters match like a regex would for plain text, with `^`/`$`
 /// anchors honoured.
 fn name_matches(pattern: &str, name: &str) -> bool {
-    let (start, p) = pattern.strip_prefix('^').map(|p| (true, p)).unwrap_or((false, pattern));
+    let (start, p) = pattern
+        .strip_prefix('^')
+        .map(|p| (true, p))
+        .unwrap_or((false, pattern));
     let (end, p) = p.strip_suffix('$').map(|p| (true, p)).unwrap_or((false, p));
     match (start, end) {
         (true, true) => name == p,
@@ -45,7 +48,9 @@ fn name_matches(pattern: &str, name: &str) -> bool {
 }
 
 fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, String> {
-    let (key, value) = filter.split_once('=').ok_or_else(|| format!("invalid filter {filter:?}: expected KEY=VALUE"))?;
+    let (key, value) = filter
+        .split_once('=')
+        .ok_or_else(|| format!("invalid filter {filter:?}: expected KEY=VALUE"))?;
     Ok(match key {
         "status" => {
             let word = status_word(rec.state.state);
@@ -60,9 +65,18 @@ fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, String> {
             Some((k, v)) => rec.config.labels.get(k).is_some_and(|x| x == v),
             None => rec.config.labels.contains_key(value),
         },
-        "ancestor" => rec.config.image_name.contains(value) || rec.config.image_id.starts_with(value),
-        "exited" => rec.state.state == ContainerState::Exited && rec.state.exit_code.map(|c| c.to_string()) == Some(value.into()),
-        _ => return Err(format!("invalid filter {key:?}: supported are status, name, id, label, ancestor, exited")),
+        "ancestor" => {
+            rec.config.image_name.contains(value) || rec.config.image_id.starts_with(value)
+        }
+        "exited" => {
+            rec.state.state == ContainerState::Exited
+                && rec.state.exit_code.map(|c| c.to_string()) == Some(value.into())
+        }
+        _ => {
+            return Err(format!(
+                "invalid filter {key:?}: supported are status, name, id, label, ancestor, exited"
+            ))
+        }
     })
 }
 
@@ -70,7 +84,10 @@ fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, String> {
 fn status_text(rec: &ContainerRecord) -> String {
     let s = &rec.state;
     match s.state {
-        ContainerState::Running => format!("Up {}", human_duration(s.started_at.map(since).unwrap_or(0))),
+        ContainerState::Running => format!(
+            "Up {}",
+            human_duration(s.started_at.map(since).unwrap_or(0))
+        ),
         ContainerState::Paused => "Paused".into(),
         ContainerState::Stopping => "Stopping".into(),
         ContainerState::Exited | ContainerState::Stopped => format!(
@@ -90,7 +107,11 @@ fn row(rec: &ContainerRecord, no_trunc: bool) -> Value {
     if !no_trunc && command.chars().count() > 17 {
         command = command.chars().take(17).collect::<String>() + "...";
     }
-    let id = if no_trunc { c.id.clone() } else { c.id[..12].to_string() };
+    let id = if no_trunc {
+        c.id.clone()
+    } else {
+        c.id[..12].to_string()
+    };
     json!({
         "ID": id,
         "Image": c.image_name,
@@ -194,7 +215,14 @@ pub fn ps(rt: &Runtime, a: &PsArgs) -> Exit {
     }
     if a.quiet {
         for r in &kept {
-            println!("{}", if a.no_trunc { &r.config.id[..] } else { &r.config.id[..12] });
+            println!(
+                "{}",
+                if a.no_trunc {
+                    &r.config.id[..]
+                } else {
+                    &r.config.id[..12]
+                }
+            );
         }
         return 0;
     }
@@ -205,11 +233,23 @@ pub fn ps(rt: &Runtime, a: &PsArgs) -> Exit {
             render_template(&source, table, &HEADERS, &rows).map(|s| print!("{s}"))
         }
         OutputFormat::Table => {
-            let mut text = String::from("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES\n");
+            let mut text =
+                String::from("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES\n");
             for r in &kept {
                 let v = row(r, a.no_trunc);
                 let f = |k: &str| v[k].as_str().unwrap_or("").to_string();
-                text.push_str(&[f("ID"), f("Image"), f("Command"), f("CreatedHuman"), f("Status"), f("Ports"), f("Names")].join("\t"));
+                text.push_str(
+                    &[
+                        f("ID"),
+                        f("Image"),
+                        f("Command"),
+                        f("CreatedHuman"),
+                        f("Status"),
+                        f("Ports"),
+                        f("Names"),
+                    ]
+                    .join("\t"),
+                );
                 text.push('\n');
             }
             print!("{}", align(&text));

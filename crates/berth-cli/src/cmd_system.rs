@@ -22,8 +22,12 @@ pub struct InfoArgs {
 
 #[derive(Subcommand)]
 pub enum SystemCommand {
-    /// Check the state database's integrity.
-    Check,
+    /// Check the state database and find leftovers of crashed commands.
+    Check {
+        /// Remove the leftovers found.
+        #[arg(short = 'r', long)]
+        repair: bool,
+    },
     /// Show system information.
     Info(InfoArgs),
 }
@@ -75,10 +79,17 @@ pub fn info(rt: &Runtime, a: &InfoArgs) -> Exit {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let count = |s: berth_core::ContainerState| containers.iter().filter(|c| c.state.state == s).count();
+    let count =
+        |s: berth_core::ContainerState| containers.iter().filter(|c| c.state.state == s).count();
     let images = rt.list_images().map(|l| l.len()).unwrap_or(0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let doc = json!({
         "host": {
             "arch": if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH },
@@ -86,7 +97,7 @@ pub fn info(rt: &Runtime, a: &InfoArgs) -> Exit {
             "kernel": kernel,
             "hostname": hostname,
             "cgroupVersion": cgroup_version(),
-            "ociRuntime": { "name": rt.oci_runtime_name() },
+            "ociRuntime": { "name": rt.oci_runtime_name(), "note": rt.runtime_note().unwrap_or("") },
         },
         "store": {
             "graphRoot": rt.paths().root.to_string_lossy(),
@@ -137,16 +148,16 @@ fn print_yaml(v: &serde_json::Value, indent: usize) {
 pub fn system(rt: &Runtime, cmd: &SystemCommand) -> Exit {
     match cmd {
         SystemCommand::Info(a) => info(rt, a),
-        SystemCommand::Check => match rt.check_database() {
-            Ok(problems) if problems.is_empty() || problems == ["ok"] => {
-                println!("No problems found");
-                0
-            }
-            Ok(problems) => {
-                for p in problems {
+        SystemCommand::Check { repair } => match rt.check(*repair) {
+            Ok(report) => {
+                for p in report.database.iter().chain(&report.orphans) {
                     println!("{p}");
                 }
-                1
+                if report.database.is_empty() && report.orphans.is_empty() {
+                    println!("No problems found");
+                }
+                let unrepaired = report.orphans.iter().any(|o| !o.ends_with(": removed"));
+                i32::from(!report.database.is_empty() || unrepaired)
             }
             Err(e) => fail(&e),
         },

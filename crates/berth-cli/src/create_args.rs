@@ -84,7 +84,8 @@ impl CreateArgs {
     pub fn to_options(&self) -> Result<CreateOptions> {
         let mut env_files = Vec::new();
         for f in &self.env_file {
-            env_files.push(std::fs::read_to_string(f).with_context(|| format!("reading env file {f}"))?);
+            env_files
+                .push(std::fs::read_to_string(f).with_context(|| format!("reading env file {f}"))?);
         }
         let entrypoint = self.entrypoint.as_ref().map(|e| {
             if e.trim_start().starts_with('[') {

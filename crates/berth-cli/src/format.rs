@@ -46,7 +46,11 @@ pub fn human_size(bytes: u64) -> String {
     let digits_before = s.split('.').next().map(str::len).unwrap_or(1);
     let prec = 4usize.saturating_sub(digits_before);
     let s = format!("{:.*}", prec, v);
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     format!("{s} {}", UNITS[i])
 }
 
@@ -67,8 +71,14 @@ impl OutputFormat {
             None | Some("") | Some("table") => OutputFormat::Table,
             Some("json") | Some("{{json .}}") => OutputFormat::Json,
             Some(t) => match t.strip_prefix("table ") {
-                Some(rest) => OutputFormat::Template { source: rest.to_string(), table: true },
-                None => OutputFormat::Template { source: t.to_string(), table: false },
+                Some(rest) => OutputFormat::Template {
+                    source: rest.to_string(),
+                    table: true,
+                },
+                None => OutputFormat::Template {
+                    source: t.to_string(),
+                    table: false,
+                },
             },
         }
     }
@@ -84,7 +94,11 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::Float(f) => (*f).into(),
         Value::String(s) => s.as_ref().into(),
         Value::List(l) => l.iter().map(to_json).collect(),
-        Value::Map(m) => m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect::<serde_json::Map<_, _>>().into(),
+        Value::Map(m) => m
+            .iter()
+            .map(|(k, v)| (k.to_string(), to_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
         other => other.to_string().into(),
     }
 }
@@ -99,13 +113,26 @@ pub fn compile(source: &str) -> Result<Template> {
     // `\t` and `\n` typed on a command line arrive as two characters.
     let source = source.replace("\\t", "\t").replace("\\n", "\n");
     let t = Template::new("format")
-        .func("json", |a: &[Value]| Ok(Value::from(serde_json::to_string(&to_json(a.first().unwrap_or(&Value::Nil))).unwrap_or_default())))
-        .func("upper", |a: &[Value]| Ok(Value::from(arg_str(a, 0).to_uppercase())))
-        .func("lower", |a: &[Value]| Ok(Value::from(arg_str(a, 0).to_lowercase())))
+        .func("json", |a: &[Value]| {
+            Ok(Value::from(
+                serde_json::to_string(&to_json(a.first().unwrap_or(&Value::Nil)))
+                    .unwrap_or_default(),
+            ))
+        })
+        .func("upper", |a: &[Value]| {
+            Ok(Value::from(arg_str(a, 0).to_uppercase()))
+        })
+        .func("lower", |a: &[Value]| {
+            Ok(Value::from(arg_str(a, 0).to_lowercase()))
+        })
         .func("title", |a: &[Value]| {
             let s = arg_str(a, 0);
             let mut c = s.chars();
-            Ok(Value::from(c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()))
+            Ok(Value::from(
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default(),
+            ))
         })
         .func("join", |a: &[Value]| {
             let sep = arg_str(a, 1);
@@ -118,7 +145,9 @@ pub fn compile(source: &str) -> Result<Template> {
         })
         .func("truncate", |a: &[Value]| {
             let n = arg_str(a, 1).parse::<usize>().unwrap_or(usize::MAX);
-            Ok(Value::from(arg_str(a, 0).chars().take(n).collect::<String>()))
+            Ok(Value::from(
+                arg_str(a, 0).chars().take(n).collect::<String>(),
+            ))
         })
         .parse(&source)
         .map_err(|e| anyhow!("template parsing error: {e}"))?;
@@ -126,7 +155,12 @@ pub fn compile(source: &str) -> Result<Template> {
 }
 
 /// Render `rows` (serde-serializable, PascalCase keys) with a template.
-pub fn render_template(source: &str, table: bool, headers: &[(&str, &str)], rows: &[serde_json::Value]) -> Result<String> {
+pub fn render_template(
+    source: &str,
+    table: bool,
+    headers: &[(&str, &str)],
+    rows: &[serde_json::Value],
+) -> Result<String> {
     let t = compile(source)?;
     let mut out = String::new();
     if table {
@@ -139,8 +173,13 @@ pub fn render_template(source: &str, table: bool, headers: &[(&str, &str)], rows
         let mut rest = header.as_str();
         while let Some(start) = rest.find("{{") {
             cleaned.push_str(&rest[..start]);
-            let end = rest[start..].find("}}").map(|e| start + e + 2).unwrap_or(rest.len());
-            let inner = rest[start + 2..end.saturating_sub(2)].trim().trim_start_matches('.');
+            let end = rest[start..]
+                .find("}}")
+                .map(|e| start + e + 2)
+                .unwrap_or(rest.len());
+            let inner = rest[start + 2..end.saturating_sub(2)]
+                .trim()
+                .trim_start_matches('.');
             cleaned.push_str(&inner.to_uppercase());
             rest = &rest[end..];
         }
@@ -150,7 +189,9 @@ pub fn render_template(source: &str, table: bool, headers: &[(&str, &str)], rows
     }
     for row in rows {
         let v = gotmpl::to_value(row).map_err(|e| anyhow!("template data: {e}"))?;
-        let line = t.execute_to_string(&v).map_err(|e| anyhow!("template execution error: {e}"))?;
+        let line = t
+            .execute_to_string(&v)
+            .map_err(|e| anyhow!("template execution error: {e}"))?;
         out.push_str(&line);
         out.push('\n');
     }
@@ -198,11 +239,26 @@ mod tests {
     #[test]
     fn templates_and_tables() {
         let rows = vec![serde_json::json!({"ID": "abc", "Names": "web", "Labels": {"a": "1"}})];
-        assert_eq!(render_template("{{.ID}} {{.Names}}", false, &[], &rows).unwrap(), "abc web\n");
-        let t = render_template("{{.ID}}\\t{{.Names}}", true, &[("ID", "CONTAINER ID")], &rows).unwrap();
+        assert_eq!(
+            render_template("{{.ID}} {{.Names}}", false, &[], &rows).unwrap(),
+            "abc web\n"
+        );
+        let t = render_template(
+            "{{.ID}}\\t{{.Names}}",
+            true,
+            &[("ID", "CONTAINER ID")],
+            &rows,
+        )
+        .unwrap();
         assert_eq!(t, "CONTAINER ID  NAMES\nabc           web\n");
-        assert_eq!(render_template("{{json .Labels}}", false, &[], &rows).unwrap(), "{\"a\":\"1\"}\n");
-        assert_eq!(render_template("{{upper .Names}}", false, &[], &rows).unwrap(), "WEB\n");
+        assert_eq!(
+            render_template("{{json .Labels}}", false, &[], &rows).unwrap(),
+            "{\"a\":\"1\"}\n"
+        );
+        assert_eq!(
+            render_template("{{upper .Names}}", false, &[], &rows).unwrap(),
+            "WEB\n"
+        );
         assert!(render_template("{{.ID", false, &[], &rows).is_err());
     }
 }

@@ -30,7 +30,8 @@ impl Outcome {
     /// Record one failure.
     pub fn error(&mut self, e: &Error) {
         self.code = fail(e);
-        self.only_missing = (!self.any_error || self.only_missing) && e.kind == ErrorKind::NoSuchContainer;
+        self.only_missing =
+            (!self.any_error || self.only_missing) && e.kind == ErrorKind::NoSuchContainer;
         self.any_error = true;
     }
 

@@ -16,16 +16,27 @@ fn main() -> Result<(), berth_core::Error> {
     let rt = Runtime::open(RuntimeOptions::default())?;
     let ctr = rt.create_container(&CreateOptions {
         image: "localhost/busybox".into(),
-        command: vec!["sh".into(), "-c".into(), "echo hello from $(hostname); exit 7".into()],
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo hello from $(hostname); exit 7".into(),
+        ],
         ..Default::default()
     })?;
     println!("created {}", ctr.id());
 
     // Attach before the start so no output is missed, as `berth run` does.
     let output = ctr.start_and_attach()?;
-    output.relay(None::<std::io::Empty>, &mut std::io::stdout(), &mut std::io::stderr())?;
+    output.relay(
+        None::<std::io::Empty>,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )?;
     let code = ctr.wait_for_exit()?;
-    println!("exited with {code}; state {}", ctr.inspect_record()?.state.state);
+    println!(
+        "exited with {code}; state {}",
+        ctr.inspect_record()?.state.state
+    );
 
     // Several operations under one hold of the container's lock.
     ctr.batch(|c| {

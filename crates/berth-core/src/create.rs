@@ -78,7 +78,9 @@ pub struct ImageDefaults {
 impl ImageDefaults {
     /// Read the defaults out of an OCI image configuration.
     pub fn from_oci(cfg: &oci_spec::image::ImageConfiguration) -> Self {
-        let Some(c) = cfg.config() else { return ImageDefaults::default() };
+        let Some(c) = cfg.config() else {
+            return ImageDefaults::default();
+        };
         ImageDefaults {
             env: c.env().clone().unwrap_or_default(),
             entrypoint: c.entrypoint().clone().unwrap_or_default(),
@@ -114,7 +116,11 @@ fn expand_env(entries: &[String]) -> Result<Vec<String>> {
             continue;
         }
         match e.split_once('=') {
-            Some(("", _)) => return Err(Error::invalid(format!("invalid environment variable {e:?}: empty name"))),
+            Some(("", _)) => {
+                return Err(Error::invalid(format!(
+                    "invalid environment variable {e:?}: empty name"
+                )))
+            }
             Some(_) => out.push(e.to_string()),
             None => {
                 if let Ok(v) = std::env::var(e) {
@@ -128,13 +134,20 @@ fn expand_env(entries: &[String]) -> Result<Vec<String>> {
 
 /// Parse the lines of an `--env-file`.
 pub fn parse_env_file(contents: &str) -> Result<Vec<String>> {
-    let lines: Vec<String> = contents.lines().map(|l| l.trim_start().to_string()).collect();
+    let lines: Vec<String> = contents
+        .lines()
+        .map(|l| l.trim_start().to_string())
+        .collect();
     expand_env(&lines)
 }
 
 fn parse_volume(spec: &str) -> Result<MountSpec> {
     let parts: Vec<&str> = spec.split(':').collect();
-    let bad = || Error::invalid(format!("invalid volume specification {spec:?}: expected HOST-DIR:CONTAINER-DIR[:OPTIONS]"));
+    let bad = || {
+        Error::invalid(format!(
+            "invalid volume specification {spec:?}: expected HOST-DIR:CONTAINER-DIR[:OPTIONS]"
+        ))
+    };
     let (source, destination, opts) = match parts.as_slice() {
         [s, d] => (*s, *d, ""),
         [s, d, o] => (*s, *d, *o),
@@ -146,7 +159,9 @@ fn parse_volume(spec: &str) -> Result<MountSpec> {
         )));
     }
     if !destination.starts_with('/') || destination.split('/').any(|c| c == "..") {
-        return Err(Error::invalid(format!("invalid volume {spec:?}: container path must be absolute and without \"..\"")));
+        return Err(Error::invalid(format!(
+            "invalid volume {spec:?}: container path must be absolute and without \"..\""
+        )));
     }
     if !std::path::Path::new(source).exists() {
         return Err(Error::invalid(format!(
@@ -158,20 +173,42 @@ fn parse_volume(spec: &str) -> Result<MountSpec> {
         match o {
             "ro" | "rw" => options.push(o.to_string()),
             "z" | "Z" => {}
-            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => options.push(o.to_string()),
-            _ => return Err(Error::invalid(format!("invalid volume option {o:?} in {spec:?}"))),
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => {
+                options.push(o.to_string())
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid volume option {o:?} in {spec:?}"
+                )))
+            }
         }
     }
-    Ok(MountSpec { kind: MountKind::Bind, source: source.into(), destination: destination.into(), options })
+    Ok(MountSpec {
+        kind: MountKind::Bind,
+        source: source.into(),
+        destination: destination.into(),
+        options,
+    })
 }
 
 fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
     let (dest, opts) = spec.split_once(':').unwrap_or((spec, ""));
     if !dest.starts_with('/') || dest.split('/').any(|c| c == "..") {
-        return Err(Error::invalid(format!("invalid tmpfs {spec:?}: path must be absolute and without \"..\"")));
+        return Err(Error::invalid(format!(
+            "invalid tmpfs {spec:?}: path must be absolute and without \"..\""
+        )));
     }
-    let options = opts.split(',').filter(|o| !o.is_empty()).map(String::from).collect();
-    Ok(MountSpec { kind: MountKind::Tmpfs, source: "tmpfs".into(), destination: dest.into(), options })
+    let options = opts
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(String::from)
+        .collect();
+    Ok(MountSpec {
+        kind: MountKind::Tmpfs,
+        source: "tmpfs".into(),
+        destination: dest.into(),
+        options,
+    })
 }
 
 fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
@@ -195,7 +232,11 @@ fn parse_caps(caps: &[String]) -> Result<Vec<String>> {
             if up == "ALL" {
                 return Ok(up);
             }
-            let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+            let full = if up.starts_with("CAP_") {
+                up
+            } else {
+                format!("CAP_{up}")
+            };
             crate::spec::parse_capability(&full).map(|_| full)
         })
         .collect()
@@ -211,7 +252,11 @@ pub struct Resolved {
 
 /// Build a container configuration. Pure: no I/O beyond checking that
 /// bind-mount sources exist, so it is unit-testable.
-pub fn build_config(opts: &CreateOptions, image: &ImageDefaults, r: Resolved) -> Result<ContainerConfig> {
+pub fn build_config(
+    opts: &CreateOptions,
+    image: &ImageDefaults,
+    r: Resolved,
+) -> Result<ContainerConfig> {
     let name = match &opts.name {
         Some(n) => {
             berth_types::id::validate_name(n)?;
@@ -219,7 +264,10 @@ pub fn build_config(opts: &CreateOptions, image: &ImageDefaults, r: Resolved) ->
         }
         None => random_name(),
     };
-    let entrypoint = opts.entrypoint.clone().unwrap_or_else(|| image.entrypoint.clone());
+    let entrypoint = opts
+        .entrypoint
+        .clone()
+        .unwrap_or_else(|| image.entrypoint.clone());
     // As in Docker, an explicit --entrypoint drops the image's CMD.
     let command = if !opts.command.is_empty() {
         opts.command.clone()
@@ -230,8 +278,11 @@ pub fn build_config(opts: &CreateOptions, image: &ImageDefaults, r: Resolved) ->
     };
     let args: Vec<String> = entrypoint.iter().chain(command.iter()).cloned().collect();
     if args.is_empty() {
-        return Err(Error::invalid(format!("no command or entrypoint provided, and no CMD or ENTRYPOINT in image {}", r.image_name))
-            .with_subject(&r.image_name));
+        return Err(Error::invalid(format!(
+            "no command or entrypoint provided, and no CMD or ENTRYPOINT in image {}",
+            r.image_name
+        ))
+        .with_subject(&r.image_name));
     }
     let mut env_in = Vec::new();
     for f in &opts.env_files {
@@ -247,10 +298,16 @@ pub fn build_config(opts: &CreateOptions, image: &ImageDefaults, r: Resolved) ->
     for t in &opts.tmpfs {
         mounts.push(parse_tmpfs(t)?);
     }
-    let mut dests: Vec<&str> = mounts.iter().map(|m| m.destination.trim_end_matches('/')).collect();
+    let mut dests: Vec<&str> = mounts
+        .iter()
+        .map(|m| m.destination.trim_end_matches('/'))
+        .collect();
     dests.sort_unstable();
     if let Some(w) = dests.windows(2).find(|w| w[0] == w[1]) {
-        return Err(Error::invalid(format!("duplicate mount destination {}", w[0])));
+        return Err(Error::invalid(format!(
+            "duplicate mount destination {}",
+            w[0]
+        )));
     }
     let memory = opts.memory.as_deref().map(parse_bytes).transpose()?;
     if let Some(m) = memory {
@@ -260,20 +317,31 @@ pub fn build_config(opts: &CreateOptions, image: &ImageDefaults, r: Resolved) ->
     }
     if let Some(c) = opts.cpus {
         if c.is_nan() || c <= 0.0 || c > 1024.0 {
-            return Err(Error::invalid(format!("invalid --cpus {c}: must be greater than 0")));
+            return Err(Error::invalid(format!(
+                "invalid --cpus {c}: must be greater than 0"
+            )));
         }
     }
     let stop_signal = match opts.stop_signal.as_deref().or(image.stop_signal.as_deref()) {
         Some(s) => parse_signal(s)?,
         None => 15,
     };
-    let workdir = opts.workdir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| image.workdir.clone());
+    let workdir = opts
+        .workdir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| image.workdir.clone());
     if !workdir.is_empty() && !workdir.starts_with('/') {
-        return Err(Error::invalid(format!("invalid workdir {workdir:?}: must be an absolute path")));
+        return Err(Error::invalid(format!(
+            "invalid workdir {workdir:?}: must be an absolute path"
+        )));
     }
     let mut labels = image.labels.clone();
     labels.extend(parse_labels(&opts.labels)?);
-    let hostname = opts.hostname.clone().unwrap_or_else(|| r.id[..12].to_string());
+    let hostname = opts
+        .hostname
+        .clone()
+        .unwrap_or_else(|| r.id[..12].to_string());
     if hostname.is_empty() || hostname.len() > 64 || hostname.contains(['/', ' ', '\n']) {
         return Err(Error::invalid(format!("invalid hostname {hostname:?}")));
     }
@@ -287,12 +355,20 @@ pub fn build_config(opts: &CreateOptions, image: &ImageDefaults, r: Resolved) ->
         entrypoint,
         command,
         env,
-        workdir: if workdir.is_empty() { "/".into() } else { workdir },
+        workdir: if workdir.is_empty() {
+            "/".into()
+        } else {
+            workdir
+        },
         user: opts.user.clone().unwrap_or_else(|| image.user.clone()),
         hostname,
         read_only: opts.read_only,
         mounts,
-        resources: Resources { memory, cpus: opts.cpus, pids_limit: opts.pids_limit },
+        resources: Resources {
+            memory,
+            cpus: opts.cpus,
+            pids_limit: opts.pids_limit,
+        },
         stop_signal,
         stop_timeout: opts.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT),
         labels,
@@ -312,22 +388,41 @@ mod tests {
     use super::*;
 
     fn resolved() -> Resolved {
-        Resolved { id: "a".repeat(64), image_id: "b".repeat(64), image_name: "localhost/busybox:latest".into(), runtime: "runc".into() }
+        Resolved {
+            id: "a".repeat(64),
+            image_id: "b".repeat(64),
+            image_name: "localhost/busybox:latest".into(),
+            runtime: "runc".into(),
+        }
     }
 
     fn image() -> ImageDefaults {
-        ImageDefaults { env: vec!["PATH=/bin".into(), "A=1".into()], cmd: vec!["sh".into()], ..Default::default() }
+        ImageDefaults {
+            env: vec!["PATH=/bin".into(), "A=1".into()],
+            cmd: vec!["sh".into()],
+            ..Default::default()
+        }
     }
 
     #[test]
     fn command_entrypoint_and_env() {
-        let opts = CreateOptions { command: vec!["echo".into(), "hi".into()], env: vec!["A=2".into(), "B=3".into()], ..Default::default() };
+        let opts = CreateOptions {
+            command: vec!["echo".into(), "hi".into()],
+            env: vec!["A=2".into(), "B=3".into()],
+            ..Default::default()
+        };
         let c = build_config(&opts, &image(), resolved()).unwrap();
         assert_eq!(c.args, ["echo", "hi"]);
         assert_eq!(c.env, ["PATH=/bin", "A=2", "B=3"]);
         assert_eq!(c.hostname, "a".repeat(12));
-        let opts = CreateOptions { entrypoint: Some(vec!["/bin/true".into()]), ..Default::default() };
-        assert_eq!(build_config(&opts, &image(), resolved()).unwrap().args, ["/bin/true"]);
+        let opts = CreateOptions {
+            entrypoint: Some(vec!["/bin/true".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            build_config(&opts, &image(), resolved()).unwrap().args,
+            ["/bin/true"]
+        );
         let c = build_config(&CreateOptions::default(), &image(), resolved()).unwrap();
         assert_eq!(c.args, ["sh"]);
     }
@@ -335,18 +430,45 @@ mod tests {
     #[test]
     fn bad_input_is_rejected() {
         for name in ["", "a/b", "-x", ".."] {
-            let opts = CreateOptions { name: Some(name.into()), ..Default::default() };
+            let opts = CreateOptions {
+                name: Some(name.into()),
+                ..Default::default()
+            };
             assert!(build_config(&opts, &image(), resolved()).is_err(), "{name}");
         }
         for o in [
-            CreateOptions { volumes: vec!["relative:/x".into()], ..Default::default() },
-            CreateOptions { volumes: vec!["/tmp:rel".into()], ..Default::default() },
-            CreateOptions { volumes: vec!["/tmp:/x:bogus".into()], ..Default::default() },
-            CreateOptions { memory: Some("1k".into()), ..Default::default() },
-            CreateOptions { stop_signal: Some("NOPE".into()), ..Default::default() },
-            CreateOptions { cap_add: vec!["NOT_A_CAP".into()], ..Default::default() },
-            CreateOptions { workdir: Some("rel".into()), ..Default::default() },
-            CreateOptions { tmpfs: vec!["/a".into(), "/a".into()], ..Default::default() },
+            CreateOptions {
+                volumes: vec!["relative:/x".into()],
+                ..Default::default()
+            },
+            CreateOptions {
+                volumes: vec!["/tmp:rel".into()],
+                ..Default::default()
+            },
+            CreateOptions {
+                volumes: vec!["/tmp:/x:bogus".into()],
+                ..Default::default()
+            },
+            CreateOptions {
+                memory: Some("1k".into()),
+                ..Default::default()
+            },
+            CreateOptions {
+                stop_signal: Some("NOPE".into()),
+                ..Default::default()
+            },
+            CreateOptions {
+                cap_add: vec!["NOT_A_CAP".into()],
+                ..Default::default()
+            },
+            CreateOptions {
+                workdir: Some("rel".into()),
+                ..Default::default()
+            },
+            CreateOptions {
+                tmpfs: vec!["/a".into(), "/a".into()],
+                ..Default::default()
+            },
         ] {
             assert!(build_config(&o, &image(), resolved()).is_err(), "{o:?}");
         }

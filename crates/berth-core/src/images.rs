@@ -32,10 +32,14 @@ impl Runtime {
     pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<String>> {
         let image = self.lookup_image(reference)?;
         let users = self.store.containers_using_image(&image.id)?;
-        let untag_only = image.names.len() > 1 && image.id != reference && !image.id.starts_with(reference);
+        let untag_only =
+            image.names.len() > 1 && image.id != reference && !image.id.starts_with(reference);
         if !users.is_empty() && !untag_only {
             if !force {
-                let names: Vec<String> = users.iter().map(|id| berth_types::id::short_id(id).to_string()).collect();
+                let names: Vec<String> = users
+                    .iter()
+                    .map(|id| berth_types::id::short_id(id).to_string())
+                    .collect();
                 return Err(Error::new(
                     ErrorKind::InUse,
                     format!(
@@ -57,17 +61,33 @@ impl Runtime {
     pub fn create_container(&self, opts: &CreateOptions) -> Result<Container<'_>> {
         let image = self.lookup_image(&opts.image)?;
         let defaults = ImageDefaults::from_oci(&self.images()?.image_config(&image)?);
-        let image_name = image.names.first().cloned().unwrap_or_else(|| image.id.clone());
+        let image_name = image
+            .names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| image.id.clone());
         let id = random_id();
-        let resolved = Resolved { id: id.clone(), image_id: image.id.clone(), image_name, runtime: self.oci_runtime_name().into() };
+        let resolved = Resolved {
+            id: id.clone(),
+            image_id: image.id.clone(),
+            image_name,
+            runtime: self.oci_runtime_name().into(),
+        };
         let mut config = build_config(opts, &defaults, resolved)?;
         self.images()?.create_container_layer(&id, &image.id)?;
         let mut attempts = 0;
         loop {
-            let rec = ContainerRecord { config: config.clone(), state: RuntimeState::default() };
+            let rec = ContainerRecord {
+                config: config.clone(),
+                state: RuntimeState::default(),
+            };
             match self.store.add_container(&rec) {
                 Ok(()) => return Ok(Container::new(self, id)),
-                Err(e) if e.kind == ErrorKind::NameInUse && opts.name.is_none() && attempts < NAME_ATTEMPTS => {
+                Err(e)
+                    if e.kind == ErrorKind::NameInUse
+                        && opts.name.is_none()
+                        && attempts < NAME_ATTEMPTS =>
+                {
                     attempts += 1;
                     config.name = crate::names::random_name();
                     if attempts > NAME_ATTEMPTS / 2 {

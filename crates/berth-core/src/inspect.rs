@@ -49,7 +49,14 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
         .mounts
         .iter()
         .filter(|m| m.kind == MountKind::Bind)
-        .map(|m| format!("{}:{}:{}", m.source, m.destination, if m.read_only() { "ro" } else { "rw" }))
+        .map(|m| {
+            format!(
+                "{}:{}:{}",
+                m.source,
+                m.destination,
+                if m.read_only() { "ro" } else { "rw" }
+            )
+        })
         .collect();
     let tmpfs: serde_json::Map<String, Value> = c
         .mounts

@@ -25,6 +25,7 @@
 
 #![recursion_limit = "256"]
 
+mod check;
 pub mod container;
 mod create;
 mod images;
@@ -40,6 +41,7 @@ mod user;
 
 pub use berth_storage::ImageInfo;
 pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
+pub use check::CheckReport;
 pub use container::logs::{read_log, LogLine, LogOptions};
 pub use container::{AttachStream, Container, LockedContainer};
 pub use create::{parse_env_file, CreateOptions, ImageDefaults};

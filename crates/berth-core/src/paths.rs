@@ -30,7 +30,10 @@ pub struct Paths {
 impl Paths {
     /// Layout under the given roots.
     pub fn new(root: impl Into<PathBuf>, runroot: impl Into<PathBuf>) -> Self {
-        Paths { root: root.into(), runroot: runroot.into() }
+        Paths {
+            root: root.into(),
+            runroot: runroot.into(),
+        }
     }
     /// The state database.
     pub fn database(&self) -> PathBuf {

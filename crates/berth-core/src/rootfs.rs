@@ -11,13 +11,28 @@ use std::path::Path;
 /// Read `path` (absolute inside the container) from the rootfs at `root`.
 /// `Ok(None)` when it does not exist.
 pub fn read_in_root(root: &Path, path: &str) -> Result<Option<Vec<u8>>> {
-    let dir = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io(format!("opening rootfs {}", root.display()), e.into()))?;
+    let dir = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io(format!("opening rootfs {}", root.display()), e.into()))?;
     let flags = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-    let fd = match openat2(&dir, path.trim_start_matches('/'), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty(), flags) {
+    let fd = match openat2(
+        &dir,
+        path.trim_start_matches('/'),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        flags,
+    ) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => return Ok(None),
-        Err(e) => return Err(Error::io(format!("opening {path} in {}", root.display()), e.into())),
+        Err(e) => {
+            return Err(Error::io(
+                format!("opening {path} in {}", root.display()),
+                e.into(),
+            ))
+        }
     };
     let mut buf = Vec::new();
     std::fs::File::from(fd)

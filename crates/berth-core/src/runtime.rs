@@ -38,13 +38,16 @@ pub struct Runtime {
     pub(crate) monitor_binary: PathBuf,
     pub(crate) berth_binary: PathBuf,
     warnings: Vec<String>,
+    runtime_note: Option<String>,
 }
 
 /// Directories searched for berth's own binaries after the running binary's.
 const BIN_DIRS: [&str; 3] = ["/usr/local/bin", "/usr/bin", "/usr/libexec/berth"];
 
 fn find_own_binary(name: &str) -> PathBuf {
-    let beside = std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join(name)));
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join(name)));
     beside
         .into_iter()
         .chain(BIN_DIRS.iter().map(|d| Path::new(d).join(name)))
@@ -78,7 +81,10 @@ impl Runtime {
             .or_else(|| std::env::var_os("BERTH_MONITOR").map(PathBuf::from))
             .unwrap_or_else(|| find_own_binary(berth_types::monitor::MONITOR_BINARY));
         let berth_binary = opts.berth_binary.unwrap_or_else(|| {
-            let beside_monitor = monitor_binary.parent().map(|d| d.join("berth")).filter(|p| p.is_file());
+            let beside_monitor = monitor_binary
+                .parent()
+                .map(|d| d.join("berth"))
+                .filter(|p| p.is_file());
             beside_monitor.unwrap_or_else(|| find_own_binary("berth"))
         });
         Ok(Runtime {
@@ -89,13 +95,24 @@ impl Runtime {
             oci: choice.runtime,
             monitor_binary,
             berth_binary,
-            warnings: choice.fallback_reason.into_iter().collect(),
+            warnings: choice
+                .fallback_reason
+                .iter()
+                .filter(|_| choice.requested_other)
+                .cloned()
+                .collect(),
+            runtime_note: choice.fallback_reason,
         })
     }
 
     /// Warnings from opening (e.g. why crun was not used), for stderr.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Why the default runtime (crun) is not used here, if it is not.
+    pub fn runtime_note(&self) -> Option<&str> {
+        self.runtime_note.as_deref()
     }
 
     /// The on-disk layout.
@@ -125,7 +142,11 @@ impl Runtime {
             return self.oci.clone();
         }
         match find_binary(runtime_name) {
-            Some(path) => RuntimeCli::new(runtime_name, path, self.paths.runtime_state().join(runtime_name)),
+            Some(path) => RuntimeCli::new(
+                runtime_name,
+                path,
+                self.paths.runtime_state().join(runtime_name),
+            ),
             None => self.oci.clone(),
         }
     }
@@ -140,7 +161,10 @@ impl Runtime {
     pub fn latest(&self) -> Result<Container<'_>> {
         match self.store.latest()? {
             Some(id) => Ok(Container::new(self, id)),
-            None => Err(Error::new(berth_types::ErrorKind::NoSuchContainer, "no containers to act on with --latest")),
+            None => Err(Error::new(
+                berth_types::ErrorKind::NoSuchContainer,
+                "no containers to act on with --latest",
+            )),
         }
     }
 
@@ -157,10 +181,5 @@ impl Runtime {
             }
         }
         Ok(all)
-    }
-
-    /// Check the state database's integrity (`PRAGMA integrity_check`).
-    pub fn check_database(&self) -> Result<Vec<String>> {
-        self.store.integrity_check()
     }
 }

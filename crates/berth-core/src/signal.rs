@@ -47,7 +47,10 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     }
     let upper = t.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if let Some(n) = name.strip_prefix("RTMIN+").and_then(|n| n.parse::<i32>().ok()) {
+    if let Some(n) = name
+        .strip_prefix("RTMIN+")
+        .and_then(|n| n.parse::<i32>().ok())
+    {
         return Ok(34 + n);
     }
     SIGNALS

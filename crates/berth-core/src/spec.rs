@@ -5,9 +5,10 @@
 use crate::user::ExecUser;
 use berth_types::{ContainerConfig, Error, MountKind, Result};
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder,
-    LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
-    MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    LinuxDeviceCgroupBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimitBuilder,
+    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use std::path::Path;
 
@@ -35,7 +36,10 @@ pub fn parse_capability(name: &str) -> Result<Capability> {
 /// Every capability this process itself holds in its bounding set: the
 /// most a privileged container can get.
 fn held_capabilities() -> Capabilities {
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse::<u32>().ok()).unwrap_or(40);
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(40);
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let bnd = status
         .lines()
@@ -50,13 +54,47 @@ fn held_capabilities() -> Capabilities {
 
 fn cap_name(bit: u32) -> Option<&'static str> {
     const NAMES: [&str; 41] = [
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-        "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-        "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
     ];
     NAMES.get(bit as usize).copied()
 }
@@ -68,7 +106,10 @@ fn capabilities(cfg: &ContainerConfig) -> Result<Capabilities> {
     let mut caps: Capabilities = if cfg.privileged {
         held.clone()
     } else {
-        DEFAULT_CAPS.iter().map(|c| parse_capability(c)).collect::<Result<_>>()?
+        DEFAULT_CAPS
+            .iter()
+            .map(|c| parse_capability(c))
+            .collect::<Result<_>>()?
     };
     for c in &cfg.cap_add {
         if c == "ALL" {
@@ -92,12 +133,29 @@ fn capabilities(cfg: &ContainerConfig) -> Result<Capabilities> {
 fn rlimits() -> Result<Vec<oci_spec::runtime::PosixRlimit>> {
     let mut out = Vec::new();
     for (typ, resource, want) in [
-        (PosixRlimitType::RlimitNofile, rustix::process::Resource::Nofile, 1_048_576u64),
-        (PosixRlimitType::RlimitNproc, rustix::process::Resource::Nproc, 4_194_304u64),
+        (
+            PosixRlimitType::RlimitNofile,
+            rustix::process::Resource::Nofile,
+            1_048_576u64,
+        ),
+        (
+            PosixRlimitType::RlimitNproc,
+            rustix::process::Resource::Nproc,
+            4_194_304u64,
+        ),
     ] {
-        let held = rustix::process::getrlimit(resource).maximum.unwrap_or(u64::MAX);
+        let held = rustix::process::getrlimit(resource)
+            .maximum
+            .unwrap_or(u64::MAX);
         let v = want.min(held);
-        out.push(PosixRlimitBuilder::default().typ(typ).hard(v).soft(v).build().map_err(spec_err)?);
+        out.push(
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .hard(v)
+                .soft(v)
+                .build()
+                .map_err(spec_err)?,
+        );
     }
     Ok(out)
 }
@@ -118,21 +176,66 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount>
 
 /// The mounts every container gets, then /etc files, then the user's.
 fn mounts(cfg: &ContainerConfig, userdata: &Path) -> Result<Vec<Mount>> {
-    let sys_opts: &[&str] = if cfg.privileged { &["nosuid", "noexec", "nodev"] } else { &["nosuid", "noexec", "nodev", "ro"] };
+    let sys_opts: &[&str] = if cfg.privileged {
+        &["nosuid", "noexec", "nodev"]
+    } else {
+        &["nosuid", "noexec", "nodev", "ro"]
+    };
     let mut m = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
-        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])?,
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"])?,
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
         mount("/sys", "sysfs", "sysfs", sys_opts)?,
-        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", "relatime", "ro"])?,
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["nosuid", "noexec", "nodev", "relatime", "ro"],
+        )?,
     ];
-    for (file, dest) in [("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf"), ("hostname", "/etc/hostname")] {
+    for (file, dest) in [
+        ("hosts", "/etc/hosts"),
+        ("resolv.conf", "/etc/resolv.conf"),
+        ("hostname", "/etc/hostname"),
+    ] {
         let src = userdata.join(file);
         let user_has_it = cfg.mounts.iter().any(|u| u.destination == dest);
         if !user_has_it {
-            m.push(mount(dest, "bind", &src.to_string_lossy(), &["rbind", "rprivate", "nosuid", "nodev", "noexec"])?);
+            m.push(mount(
+                dest,
+                "bind",
+                &src.to_string_lossy(),
+                &["rbind", "rprivate", "nosuid", "nodev", "noexec"],
+            )?);
         }
     }
     for u in &cfg.mounts {
@@ -140,7 +243,10 @@ fn mounts(cfg: &ContainerConfig, userdata: &Path) -> Result<Vec<Mount>> {
             MountKind::Bind => {
                 let mut opts: Vec<&str> = vec!["rbind"];
                 opts.push(if u.read_only() { "ro" } else { "rw" });
-                let propagation = u.options.iter().find(|o| o.contains("private") || o.contains("shared") || o.contains("slave"));
+                let propagation = u
+                    .options
+                    .iter()
+                    .find(|o| o.contains("private") || o.contains("shared") || o.contains("slave"));
                 opts.push(propagation.map(String::as_str).unwrap_or("rprivate"));
                 m.push(mount(&u.destination, "bind", &u.source, &opts)?);
             }
@@ -159,7 +265,12 @@ fn mounts(cfg: &ContainerConfig, userdata: &Path) -> Result<Vec<Mount>> {
 
 /// Build the spec for `cfg` with its rootfs at `rootfs` and its /etc files
 /// in `userdata`; `user` is the resolved `--user`.
-pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, userdata: &Path, user: &ExecUser) -> Result<Spec> {
+pub fn build_spec(
+    cfg: &ContainerConfig,
+    rootfs: &Path,
+    userdata: &Path,
+    user: &ExecUser,
+) -> Result<Spec> {
     let caps = capabilities(cfg)?;
     let mut env = cfg.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
@@ -209,22 +320,45 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, userdata: &Path, user: &
         LinuxNamespaceType::Cgroup,
     ]
     .into_iter()
-    .map(|t| LinuxNamespaceBuilder::default().typ(t).build().map_err(spec_err))
+    .map(|t| {
+        LinuxNamespaceBuilder::default()
+            .typ(t)
+            .build()
+            .map_err(spec_err)
+    })
     .collect::<Result<Vec<_>>>()?;
 
-    let mut resources = LinuxResourcesBuilder::default()
-        .devices(vec![LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().map_err(spec_err)?]);
+    let mut resources =
+        LinuxResourcesBuilder::default().devices(vec![LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .map_err(spec_err)?]);
     if let Some(mem) = cfg.resources.memory {
-        resources = resources.memory(LinuxMemoryBuilder::default().limit(mem).build().map_err(spec_err)?);
+        resources = resources.memory(
+            LinuxMemoryBuilder::default()
+                .limit(mem)
+                .build()
+                .map_err(spec_err)?,
+        );
     }
     if let Some(cpus) = cfg.resources.cpus {
         let period = 100_000u64;
         resources = resources.cpu(
-            LinuxCpuBuilder::default().period(period).quota((cpus * period as f64) as i64).build().map_err(spec_err)?,
+            LinuxCpuBuilder::default()
+                .period(period)
+                .quota((cpus * period as f64) as i64)
+                .build()
+                .map_err(spec_err)?,
         );
     }
     if let Some(p) = cfg.resources.pids_limit {
-        resources = resources.pids(LinuxPidsBuilder::default().limit(p).build().map_err(spec_err)?);
+        resources = resources.pids(
+            LinuxPidsBuilder::default()
+                .limit(p)
+                .build()
+                .map_err(spec_err)?,
+        );
     }
 
     let mut linux = LinuxBuilder::default()
@@ -241,7 +375,13 @@ pub fn build_spec(cfg: &ContainerConfig, rootfs: &Path, userdata: &Path, user: &
     annotations.insert("io.berth.container.name".to_string(), cfg.name.clone());
     SpecBuilder::default()
         .version("1.0.2")
-        .root(RootBuilder::default().path(rootfs).readonly(cfg.read_only).build().map_err(spec_err)?)
+        .root(
+            RootBuilder::default()
+                .path(rootfs)
+                .readonly(cfg.read_only)
+                .build()
+                .map_err(spec_err)?,
+        )
         .hostname(cfg.hostname.clone())
         .process(process)
         .mounts(mounts(cfg, userdata)?)
@@ -259,8 +399,13 @@ pub fn write_etc_files(cfg: &ContainerConfig, userdata: &Path) -> Result<()> {
         cfg.hostname, cfg.name
     );
     let resolv = host_resolv_conf();
-    for (name, body) in [("hosts", hosts), ("hostname", format!("{}\n", cfg.hostname)), ("resolv.conf", resolv)] {
-        std::fs::write(userdata.join(name), body).map_err(|e| Error::io(format!("writing {name} for container {}", cfg.name), e))?;
+    for (name, body) in [
+        ("hosts", hosts),
+        ("hostname", format!("{}\n", cfg.hostname)),
+        ("resolv.conf", resolv),
+    ] {
+        std::fs::write(userdata.join(name), body)
+            .map_err(|e| Error::io(format!("writing {name} for container {}", cfg.name), e))?;
     }
     Ok(())
 }
@@ -298,7 +443,9 @@ mod tests {
 
     #[test]
     fn rlimits_never_exceed_what_we_hold() {
-        let held = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum.unwrap_or(u64::MAX);
+        let held = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .maximum
+            .unwrap_or(u64::MAX);
         let r = rlimits().unwrap();
         assert!(r[0].hard() <= held);
     }

@@ -7,7 +7,10 @@ use berth_types::{Error, Result};
 /// (powers of 1024), e.g. `512m`.
 pub fn parse_bytes(s: &str) -> Result<i64> {
     let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').filter(|r| !r.is_empty() && r.ends_with(|c: char| c.is_ascii_alphabetic())).unwrap_or(&t);
+    let t = t
+        .strip_suffix('b')
+        .filter(|r| !r.is_empty() && r.ends_with(|c: char| c.is_ascii_alphabetic()))
+        .unwrap_or(&t);
     let (num, mult) = match t.chars().last() {
         Some('k') => (&t[..t.len() - 1], 1i64 << 10),
         Some('m') => (&t[..t.len() - 1], 1 << 20),
@@ -16,7 +19,9 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
         Some('b') => (&t[..t.len() - 1], 1),
         _ => (t, 1),
     };
-    let value: f64 = num.parse().map_err(|_| Error::invalid(format!("invalid size: {s:?}")))?;
+    let value: f64 = num
+        .parse()
+        .map_err(|_| Error::invalid(format!("invalid size: {s:?}")))?;
     if value.is_nan() || value < 0.0 {
         return Err(Error::invalid(format!("invalid size: {s:?}")));
     }

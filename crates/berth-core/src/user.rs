@@ -25,7 +25,9 @@ struct PasswdEntry {
 }
 
 fn passwd(root: &Path) -> Result<Vec<PasswdEntry>> {
-    let Some(bytes) = read_in_root(root, "/etc/passwd")? else { return Ok(Vec::new()) };
+    let Some(bytes) = read_in_root(root, "/etc/passwd")? else {
+        return Ok(Vec::new());
+    };
     Ok(String::from_utf8_lossy(&bytes)
         .lines()
         .filter_map(|line| {
@@ -33,14 +35,21 @@ fn passwd(root: &Path) -> Result<Vec<PasswdEntry>> {
             if f.len() < 6 {
                 return None;
             }
-            Some(PasswdEntry { name: f[0].to_string(), uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5].to_string() })
+            Some(PasswdEntry {
+                name: f[0].to_string(),
+                uid: f[2].parse().ok()?,
+                gid: f[3].parse().ok()?,
+                home: f[5].to_string(),
+            })
         })
         .collect())
 }
 
 /// (name, gid, members) from /etc/group.
 fn groups(root: &Path) -> Result<Vec<(String, u32, Vec<String>)>> {
-    let Some(bytes) = read_in_root(root, "/etc/group")? else { return Ok(Vec::new()) };
+    let Some(bytes) = read_in_root(root, "/etc/group")? else {
+        return Ok(Vec::new());
+    };
     Ok(String::from_utf8_lossy(&bytes)
         .lines()
         .filter_map(|line| {
@@ -48,8 +57,17 @@ fn groups(root: &Path) -> Result<Vec<(String, u32, Vec<String>)>> {
             if f.len() < 3 {
                 return None;
             }
-            let members = f.get(3).map(|m| m.split(',').filter(|s| !s.is_empty()).map(String::from).collect());
-            Some((f[0].to_string(), f[2].parse().ok()?, members.unwrap_or_default()))
+            let members = f.get(3).map(|m| {
+                m.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            });
+            Some((
+                f[0].to_string(),
+                f[2].parse().ok()?,
+                members.unwrap_or_default(),
+            ))
         })
         .collect())
 }
@@ -92,8 +110,16 @@ pub fn resolve_user(root: &Path, spec: &str, container: &str) -> Result<ExecUser
             .collect(),
         _ => Vec::new(),
     };
-    let home = entry.map(|e| e.home.clone()).filter(|h| !h.is_empty()).unwrap_or_else(|| "/".into());
-    Ok(ExecUser { uid, gid, additional_gids, home })
+    let home = entry
+        .map(|e| e.home.clone())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into());
+    Ok(ExecUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -108,7 +134,11 @@ mod tests {
             "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n",
         )
         .unwrap();
-        std::fs::write(d.path().join("etc/group"), "root:x:0:\nbob:x:1000:\nwheel:x:10:bob\n").unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\nbob:x:1000:\nwheel:x:10:bob\n",
+        )
+        .unwrap();
         d
     }
 
@@ -116,7 +146,10 @@ mod tests {
     fn resolves_names_numbers_and_groups() {
         let d = rootfs();
         let r = resolve_user(d.path(), "bob", "c").unwrap();
-        assert_eq!((r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()), (1000, 1000, vec![10], "/home/bob"));
+        assert_eq!(
+            (r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()),
+            (1000, 1000, vec![10], "/home/bob")
+        );
         let r = resolve_user(d.path(), "1000:10", "c").unwrap();
         assert_eq!((r.uid, r.gid), (1000, 10));
         let r = resolve_user(d.path(), "4242", "c").unwrap();

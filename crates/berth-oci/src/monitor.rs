@@ -63,7 +63,9 @@ pub fn spawn_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<S
     for word in &req.exit_command {
         cmd.arg("--exit-cmd").arg(word);
     }
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let raw = write_end.as_raw_fd();
     // SAFETY: between fork and exec only async-signal-safe calls are made
     // (dup2/fcntl), touching no memory shared with other threads.
@@ -80,26 +82,42 @@ pub fn spawn_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<S
             Ok(())
         });
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::io(format!("starting monitor {}", req.monitor_binary.display()), e))?;
+    let mut child = cmd.spawn().map_err(|e| {
+        Error::io(
+            format!("starting monitor {}", req.monitor_binary.display()),
+            e,
+        )
+    })?;
     // Our copy of the write end must go, or the read below never sees EOF.
     drop(write_end);
     // The first monitor process exits as soon as it has detached.
-    let status = child.wait().map_err(|e| Error::io("waiting for the monitor to detach", e))?;
+    let status = child
+        .wait()
+        .map_err(|e| Error::io("waiting for the monitor to detach", e))?;
     let text = read_all(read_end)?;
     if text.trim().is_empty() {
         return Err(Error::new(
             ErrorKind::Runtime,
-            format!("monitor for container {} exited ({status}) without reporting", short(&req.container_id)),
+            format!(
+                "monitor for container {} exited ({status}) without reporting",
+                short(&req.container_id)
+            ),
         )
         .with_subject(&req.container_id));
     }
     let msg: SyncMessage = serde_json::from_str(text.trim()).map_err(|e| {
-        Error::internal(format!("monitor for container {} sent a bad message {text:?}: {e}", short(&req.container_id)))
+        Error::internal(format!(
+            "monitor for container {} sent a bad message {text:?}: {e}",
+            short(&req.container_id)
+        ))
     })?;
     if let Some(err) = &msg.error {
-        return Err(runtime_error(runtime.name(), "create", &req.container_id, err));
+        return Err(runtime_error(
+            runtime.name(),
+            "create",
+            &req.container_id,
+            err,
+        ));
     }
     Ok(msg)
 }
@@ -111,6 +129,7 @@ fn short(id: &str) -> &str {
 fn read_all(fd: OwnedFd) -> Result<String> {
     let mut file = std::fs::File::from(fd);
     let mut text = String::new();
-    file.read_to_string(&mut text).map_err(|e| Error::io("reading the monitor sync pipe", e))?;
+    file.read_to_string(&mut text)
+        .map_err(|e| Error::io("reading the monitor sync pipe", e))?;
     Ok(text)
 }

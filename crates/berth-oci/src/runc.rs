@@ -16,7 +16,11 @@ pub struct RuntimeCli {
 impl RuntimeCli {
     /// A runtime called `name` at `path` keeping its state under `root`.
     pub fn new(name: &str, path: PathBuf, root: PathBuf) -> Self {
-        RuntimeCli { name: name.to_string(), path, root }
+        RuntimeCli {
+            name: name.to_string(),
+            path,
+            root,
+        }
     }
 
     /// Run `runtime --root ROOT args...`; stderr becomes the error text.
@@ -35,7 +39,12 @@ impl RuntimeCli {
         if text.is_empty() {
             text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         }
-        Err(runtime_error(&self.name, args.first().copied().unwrap_or(""), id, &text))
+        Err(runtime_error(
+            &self.name,
+            args.first().copied().unwrap_or(""),
+            id,
+            &text,
+        ))
     }
 }
 
@@ -48,7 +57,9 @@ fn is_not_found(text: &str) -> bool {
 /// conventions for commands that cannot be found (127) or run (126).
 pub(crate) fn runtime_error(runtime: &str, verb: &str, id: &str, text: &str) -> Error {
     let text = clean_runtime_text(text);
-    let kind = if text.contains("executable file not found") || text.contains("no such file or directory") && text.contains("exec") {
+    let kind = if text.contains("executable file not found")
+        || text.contains("no such file or directory") && text.contains("exec")
+    {
         ErrorKind::CommandNotFound
     } else if text.contains("permission denied") && text.contains("exec") {
         ErrorKind::CannotInvoke
@@ -62,11 +73,20 @@ pub(crate) fn runtime_error(runtime: &str, verb: &str, id: &str, text: &str) -> 
         .trim_start_matches("runc create failed: ")
         .trim_start_matches("unable to start container process: ");
     let hint = match kind {
-        ErrorKind::CommandNotFound => ": OCI runtime attempted to invoke a command that was not found",
+        ErrorKind::CommandNotFound => {
+            ": OCI runtime attempted to invoke a command that was not found"
+        }
         ErrorKind::CannotInvoke => ": OCI runtime permission denied error",
         _ => "",
     };
-    Error::new(kind, format!("{runtime} {verb} of container {}: {text}{hint}", berth_types::id::short_id(id))).with_subject(id)
+    Error::new(
+        kind,
+        format!(
+            "{runtime} {verb} of container {}: {text}{hint}",
+            berth_types::id::short_id(id)
+        ),
+    )
+    .with_subject(id)
 }
 
 /// runc prints its errors as JSON log lines (`{"level":"error","msg":...}`)
@@ -75,7 +95,10 @@ fn clean_runtime_text(text: &str) -> String {
     let mut msgs = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if line.starts_with('{') {
-            if let Some(m) = serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["msg"].as_str().map(String::from)) {
+            if let Some(m) = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v["msg"].as_str().map(String::from))
+            {
                 msgs.push(m);
                 continue;
             }
@@ -136,7 +159,11 @@ impl OciRuntime for RuntimeCli {
     }
 
     fn delete(&self, id: &str, force: bool) -> Result<()> {
-        let args: &[&str] = if force { &["delete", "--force", id] } else { &["delete", id] };
+        let args: &[&str] = if force {
+            &["delete", "--force", id]
+        } else {
+            &["delete", id]
+        };
         match self.run(id, args) {
             Err(e) if e.kind == ErrorKind::NoSuchContainer => Ok(()),
             other => other.map(drop),
@@ -187,7 +214,12 @@ mod tests {
             r#"time="2026-11-26T23:06:50Z" level=error msg="runc create failed: exec: \"x\": executable file not found in $PATH""#,
         );
         assert_eq!(e.exit_code(), 127);
-        assert!(e.message.contains(": exec: \"x\": executable file not found in $PATH"), "{}", e.message);
+        assert!(
+            e.message
+                .contains(": exec: \"x\": executable file not found in $PATH"),
+            "{}",
+            e.message
+        );
         let e = runtime_error("runc", "delete", "abc", "container does not exist");
         assert_eq!(e.kind, ErrorKind::NoSuchContainer);
     }

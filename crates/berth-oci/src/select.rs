@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 /// The runtime berth will use, and why it is not the one asked for.
 pub struct RuntimeChoice {
     pub runtime: RuntimeCli,
-    /// Set when the requested runtime could not be used (one line, for stderr).
+    /// Why crun is not used, when it is not (one line).
     pub fallback_reason: Option<String>,
+    /// True when the caller asked for the runtime it did not get, so the
+    /// reason deserves a warning rather than only a line in `info`.
+    pub requested_other: bool,
 }
 
 const SEARCH_DIRS: [&str; 4] = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin"];
@@ -19,7 +22,10 @@ pub fn find_binary(name: &str) -> Option<PathBuf> {
         let p = PathBuf::from(name);
         return p.is_file().then_some(p);
     }
-    SEARCH_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    SEARCH_DIRS
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }
 
 /// crun refuses the hybrid cgroup layout (cgroup v1 controllers with a
@@ -37,7 +43,9 @@ fn crun_unusable_reason() -> Option<String> {
 }
 
 fn is_cgroup2(path: &Path) -> bool {
-    rustix::fs::statfs(path).map(|s| s.f_type == 0x6367_7270).unwrap_or(false)
+    rustix::fs::statfs(path)
+        .map(|s| s.f_type == 0x6367_7270)
+        .unwrap_or(false)
 }
 
 /// Pick the runtime for `requested` (`runc`, `crun`, a path, or `None` for
@@ -49,20 +57,41 @@ pub fn select_runtime(requested: Option<&str>, state_root: &Path) -> Result<Runt
     if wants_crun {
         let crun = find_binary("crun");
         let reason = match (&crun, crun_unusable_reason()) {
-            (Some(path), None) => return Ok(RuntimeChoice { runtime: make("crun", path.clone()), fallback_reason: None }),
+            (Some(path), None) => {
+                return Ok(RuntimeChoice {
+                    runtime: make("crun", path.clone()),
+                    fallback_reason: None,
+                    requested_other: false,
+                })
+            }
             (Some(_), Some(why)) => why,
             (None, _) => "crun is not installed; using runc".to_string(),
         };
         let runc = find_binary("runc").ok_or_else(|| {
-            Error::new(berth_types::ErrorKind::Runtime, "no OCI runtime found: install runc (apt-get install runc)")
+            Error::new(
+                berth_types::ErrorKind::Runtime,
+                "no OCI runtime found: install runc (apt-get install runc)",
+            )
         })?;
-        // Only a user who asked for crun by name needs to hear why they got runc.
-        let fallback_reason = requested.is_some().then_some(reason);
-        return Ok(RuntimeChoice { runtime: make("runc", runc), fallback_reason });
+        // Only a user who asked for crun by name is warned; `info` shows it always.
+        return Ok(RuntimeChoice {
+            runtime: make("runc", runc),
+            fallback_reason: Some(reason),
+            requested_other: requested.is_some(),
+        });
     }
     let name = requested.unwrap_or("runc");
-    let path = find_binary(name)
-        .ok_or_else(|| Error::invalid(format!("OCI runtime {name:?} not found")).with_subject(name))?;
-    let short = path.file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string();
-    Ok(RuntimeChoice { runtime: make(&short, path), fallback_reason: None })
+    let path = find_binary(name).ok_or_else(|| {
+        Error::invalid(format!("OCI runtime {name:?} not found")).with_subject(name)
+    })?;
+    let short = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(name)
+        .to_string();
+    Ok(RuntimeChoice {
+        runtime: make(&short, path),
+        fallback_reason: None,
+        requested_other: false,
+    })
 }

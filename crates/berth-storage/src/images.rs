@@ -60,7 +60,7 @@ pub(crate) fn strings(conn: &Connection, sql: &str, arg: &str) -> Result<Vec<Str
         .map_err(|e| db_err("querying", e))
 }
 
-fn all_strings(conn: &Connection, sql: &str) -> Result<Vec<String>> {
+pub(crate) fn all_strings(conn: &Connection, sql: &str) -> Result<Vec<String>> {
     let mut st = conn
         .prepare_cached(sql)
         .map_err(|e| db_err("preparing query", e))?;

@@ -120,6 +120,12 @@ impl Store {
         res
     }
 
+    /// IDs of every container that has a read-write layer (for `system
+    /// check`, which compares them with the container store).
+    pub fn container_layers(&self) -> Result<Vec<String>> {
+        crate::images::all_strings(&self.conn(), "SELECT cid FROM containers ORDER BY cid")
+    }
+
     /// Whether container `cid` has a read-write layer.
     pub fn container_layer_exists(&self, cid: &str) -> bool {
         if check_cid(cid).is_err() {

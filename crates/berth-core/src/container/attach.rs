@@ -15,7 +15,8 @@ pub struct AttachStream {
 
 impl AttachStream {
     pub(crate) fn connect(path: &Path, stdin_open: bool) -> Result<Self> {
-        let sock = UnixStream::connect(path).map_err(|e| Error::io(format!("attaching to {}", path.display()), e))?;
+        let sock = UnixStream::connect(path)
+            .map_err(|e| Error::io(format!("attaching to {}", path.display()), e))?;
         Ok(AttachStream { sock, stdin_open })
     }
 
@@ -49,8 +50,14 @@ impl AttachStream {
             }
             let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
             buf.resize(len, 0);
-            reader.read_exact(&mut buf).map_err(|e| Error::io("reading from the container's monitor", e))?;
-            let out: &mut dyn Write = if header[0] == ATTACH_STDERR { stderr } else { stdout };
+            reader
+                .read_exact(&mut buf)
+                .map_err(|e| Error::io("reading from the container's monitor", e))?;
+            let out: &mut dyn Write = if header[0] == ATTACH_STDERR {
+                stderr
+            } else {
+                stdout
+            };
             // A closed terminal or pipe on our side must not kill the
             // container; keep draining so the monitor never blocks.
             let _ = out.write_all(&buf).and_then(|_| out.flush());

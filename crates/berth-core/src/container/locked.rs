@@ -29,8 +29,23 @@ impl<'r> LockedContainer<'r> {
     pub(crate) fn acquire(rt: &'r Runtime, id: &str) -> Result<Self> {
         let guard = rt.locks.lock(id)?;
         // Read after locking: what we read before may be stale.
-        let rec = rt.store.get(id)?;
-        let mut locked = LockedContainer { rt, rec, guard: Some(guard) };
+        let rec = match rt.store.get(id) {
+            Ok(rec) => rec,
+            Err(e) => {
+                // Removed while we waited (`run --rm` and the monitor's
+                // cleanup race for it): taking the lock recreated its file,
+                // which must not outlive this call.
+                if e.kind == ErrorKind::NoSuchContainer {
+                    let _ = rt.locks.remove(guard);
+                }
+                return Err(e);
+            }
+        };
+        let mut locked = LockedContainer {
+            rt,
+            rec,
+            guard: Some(guard),
+        };
         locked.sync()?;
         Ok(locked)
     }
@@ -83,7 +98,10 @@ impl<'r> LockedContainer<'r> {
         }
         let rt = self.rt;
         let id = self.id().to_string();
-        let mountpoint = rt.images()?.mount(&id).map_err(|e| e.context(format!("mounting container {}", self.name())))?;
+        let mountpoint = rt
+            .images()?
+            .mount(&id)
+            .map_err(|e| e.context(format!("mounting container {}", self.name())))?;
         let msg = match self.create_in_runtime(&mountpoint) {
             Ok(msg) => msg,
             Err(e) => {
@@ -102,23 +120,37 @@ impl<'r> LockedContainer<'r> {
         self.save()
     }
 
-    fn create_in_runtime(&mut self, rootfs: &std::path::Path) -> Result<berth_types::monitor::SyncMessage> {
+    fn create_in_runtime(
+        &mut self,
+        rootfs: &std::path::Path,
+    ) -> Result<berth_types::monitor::SyncMessage> {
         let rt = self.rt;
         let cfg = &self.rec.config;
         let paths = &rt.paths;
         let userdata = paths.userdata(&cfg.id);
         let run_dir = paths.run_dir(&cfg.id);
-        for d in [&userdata, &run_dir, &paths.attach_socket(&cfg.id).with_file_name("")] {
-            std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+        for d in [
+            &userdata,
+            &run_dir,
+            &paths.attach_socket(&cfg.id).with_file_name(""),
+        ] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
         }
-        for stale in [paths.exit_file(&cfg.id), paths.oom_file(&cfg.id), paths.pid_file(&cfg.id), paths.attach_socket(&cfg.id)] {
+        for stale in [
+            paths.exit_file(&cfg.id),
+            paths.oom_file(&cfg.id),
+            paths.pid_file(&cfg.id),
+            paths.attach_socket(&cfg.id),
+        ] {
             let _ = std::fs::remove_file(stale);
         }
         write_etc_files(cfg, &userdata)?;
         let user = resolve_user(rootfs, &cfg.user, &cfg.name)?;
         let spec = build_spec(cfg, rootfs, &userdata, &user)?;
         let spec_json = serde_json::to_vec_pretty(&spec)?;
-        std::fs::write(userdata.join("config.json"), spec_json).map_err(|e| Error::io("writing config.json", e))?;
+        std::fs::write(userdata.join("config.json"), spec_json)
+            .map_err(|e| Error::io("writing config.json", e))?;
         let oci = self.oci();
         // A leftover from a crash between create and delete would make
         // `create` fail with "container already exists".
@@ -192,7 +224,12 @@ impl<'r> LockedContainer<'r> {
         match self.oci().kill(self.id(), signal, all) {
             Ok(()) => Ok(()),
             Err(_) if !sync::pid_alive(self.rec.state.pid) => Ok(()),
-            Err(e) if e.message.contains("not running") || e.message.contains("process already finished") => Ok(()),
+            Err(e)
+                if e.message.contains("not running")
+                    || e.message.contains("process already finished") =>
+            {
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -204,7 +241,11 @@ impl<'r> LockedContainer<'r> {
             return Ok(None);
         }
         let was_paused = self.state() == ContainerState::Paused;
-        let signal = if timeout == 0 { 9 } else { self.rec.config.stop_signal };
+        let signal = if timeout == 0 {
+            9
+        } else {
+            self.rec.config.stop_signal
+        };
         self.signal(signal, signal == 9)?;
         if was_paused {
             let _ = self.oci().resume(self.id());
@@ -225,7 +266,12 @@ impl<'r> LockedContainer<'r> {
 
     /// After the init is gone: record the exit and release runtime resources.
     pub(crate) fn finish_stop(&mut self) -> Result<()> {
-        sync::wait_exit_file(self.rt, self.id(), self.rec.state.monitor_pid, EXIT_FILE_WAIT);
+        sync::wait_exit_file(
+            self.rt,
+            self.id(),
+            self.rec.state.monitor_pid,
+            EXIT_FILE_WAIT,
+        );
         self.sync()?;
         if self.state().is_active() && !sync::pid_alive(self.rec.state.pid) {
             // The monitor is alive but silent: record the exit ourselves.
@@ -240,7 +286,9 @@ impl<'r> LockedContainer<'r> {
     /// Stop while holding the lock throughout (batch use): signal, wait up to
     /// `timeout` seconds, SIGKILL, wait, clean up.
     pub fn stop(&mut self, timeout: u64) -> Result<()> {
-        let Some(pid) = self.begin_stop(timeout)? else { return Ok(()) };
+        let Some(pid) = self.begin_stop(timeout)? else {
+            return Ok(());
+        };
         if !sync::wait_pid_exit(pid, Duration::from_secs(timeout)) {
             self.kill_after_timeout(pid)?;
             sync::wait_pid_exit(pid, Duration::from_secs(30));
@@ -300,7 +348,8 @@ impl<'r> LockedContainer<'r> {
         for dir in [rt.paths.container_dir(&id), rt.paths.run_dir(&id)] {
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::io(format!("removing {}", dir.display()), e).with_subject(self.name()));
+                    return Err(Error::io(format!("removing {}", dir.display()), e)
+                        .with_subject(self.name()));
                 }
                 _ => {}
             }
@@ -340,5 +389,9 @@ impl<'r> LockedContainer<'r> {
 
 /// Lookup errors for containers that vanished between lookup and lock.
 pub(crate) fn vanished(id: &str) -> Error {
-    Error::new(ErrorKind::NoSuchContainer, format!("no container with ID {id} found: no such container")).with_subject(id)
+    Error::new(
+        ErrorKind::NoSuchContainer,
+        format!("no container with ID {id} found: no such container"),
+    )
+    .with_subject(id)
 }

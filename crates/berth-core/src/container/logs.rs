@@ -36,7 +36,12 @@ impl LogLine {
             "P" => true,
             _ => return None,
         };
-        Some(LogLine { timestamp, stderr, partial, content: parts.next().unwrap_or("").to_string() })
+        Some(LogLine {
+            timestamp,
+            stderr,
+            partial,
+            content: parts.next().unwrap_or("").to_string(),
+        })
     }
 
     /// The record's time, when it parses.
@@ -60,7 +65,8 @@ pub struct LogOptions {
 
 fn keep(opts: &LogOptions, l: &LogLine) -> bool {
     let t = l.time();
-    !matches!((opts.since, t), (Some(s), Some(t)) if t < s) && !matches!((opts.until, t), (Some(u), Some(t)) if t >= u)
+    !matches!((opts.since, t), (Some(s), Some(t)) if t < s)
+        && !matches!((opts.until, t), (Some(u), Some(t)) if t >= u)
 }
 
 /// Read the log at `path`, calling `sink` for every record kept, and with
@@ -74,39 +80,52 @@ pub fn read_log(
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !opts.follow => return Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::File::create(path).map_err(|e| Error::io(format!("opening log {}", path.display()), e))?
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::File::create(path)
+            .map_err(|e| Error::io(format!("opening log {}", path.display()), e))?,
         Err(e) => return Err(Error::io(format!("opening log {}", path.display()), e)),
     };
     let mut reader = BufReader::new(file);
     let mut lines: Vec<LogLine> = Vec::new();
     let mut pending = String::new();
-    let mut read_available = |reader: &mut BufReader<std::fs::File>, out: &mut Vec<LogLine>| -> Result<()> {
-        loop {
-            let n = reader.read_line(&mut pending).map_err(|e| Error::io("reading log", e))?;
-            if n == 0 || !pending.ends_with('\n') {
-                // Nothing more, or a record still being written: keep it
-                // and finish it on the next read.
-                return Ok(());
-            }
-            if let Some(l) = LogLine::parse(&pending) {
-                if keep(opts, &l) {
-                    out.push(l);
+    let mut read_available =
+        |reader: &mut BufReader<std::fs::File>, out: &mut Vec<LogLine>| -> Result<()> {
+            loop {
+                let n = reader
+                    .read_line(&mut pending)
+                    .map_err(|e| Error::io("reading log", e))?;
+                if n == 0 || !pending.ends_with('\n') {
+                    // Nothing more, or a record still being written: keep it
+                    // and finish it on the next read.
+                    return Ok(());
                 }
+                if let Some(l) = LogLine::parse(&pending) {
+                    if keep(opts, &l) {
+                        out.push(l);
+                    }
+                }
+                pending.clear();
             }
-            pending.clear();
-        }
-    };
+        };
     read_available(&mut reader, &mut lines)?;
     if let Some(n) = opts.tail {
-        let full: Vec<usize> = lines.iter().enumerate().filter(|(_, l)| !l.partial).map(|(i, _)| i).collect();
+        let full: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.partial)
+            .map(|(i, _)| i)
+            .collect();
         if full.len() > n {
-            let cut = if n == 0 { lines.len() } else { full[full.len() - n - 1] + 1 };
+            let cut = if n == 0 {
+                lines.len()
+            } else {
+                full[full.len() - n - 1] + 1
+            };
             lines.drain(..cut);
         }
     }
-    let write = |lines: &mut Vec<LogLine>, sink: &mut dyn FnMut(&LogLine) -> std::io::Result<()>| -> Result<bool> {
+    let write = |lines: &mut Vec<LogLine>,
+                 sink: &mut dyn FnMut(&LogLine) -> std::io::Result<()>|
+     -> Result<bool> {
         for l in lines.drain(..) {
             if sink(&l).is_err() {
                 return Ok(false);
@@ -129,8 +148,13 @@ pub fn read_log(
         std::thread::sleep(Duration::from_millis(100));
         // A rotated or truncated file: start again from its beginning.
         let pos = reader.stream_position().unwrap_or(0);
-        if std::fs::metadata(path).map(|m| m.len() < pos).unwrap_or(false) {
-            reader.seek(SeekFrom::Start(0)).map_err(|e| Error::io("reading log", e))?;
+        if std::fs::metadata(path)
+            .map(|m| m.len() < pos)
+            .unwrap_or(false)
+        {
+            reader
+                .seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io("reading log", e))?;
         }
     }
 }
@@ -141,7 +165,8 @@ mod tests {
 
     #[test]
     fn parses_records() {
-        let l = LogLine::parse("2026-11-26T22:56:09.123456789+00:00 stderr F hello world\n").unwrap();
+        let l =
+            LogLine::parse("2026-11-26T22:56:09.123456789+00:00 stderr F hello world\n").unwrap();
         assert!(l.stderr && !l.partial);
         assert_eq!(l.content, "hello world");
         assert!(l.time().is_some());
@@ -160,17 +185,40 @@ mod tests {
         .unwrap();
         let collect = |opts: LogOptions| {
             let mut out = Vec::new();
-            read_log(&p, &opts, || false, |l| {
-                out.push(l.content.clone());
-                Ok(())
-            })
+            read_log(
+                &p,
+                &opts,
+                || false,
+                |l| {
+                    out.push(l.content.clone());
+                    Ok(())
+                },
+            )
             .unwrap();
             out
         };
         assert_eq!(collect(LogOptions::default()), ["one", "tw", "o", "three"]);
-        assert_eq!(collect(LogOptions { tail: Some(2), ..Default::default() }), ["tw", "o", "three"]);
-        assert_eq!(collect(LogOptions { tail: Some(0), ..Default::default() }), Vec::<String>::new());
+        assert_eq!(
+            collect(LogOptions {
+                tail: Some(2),
+                ..Default::default()
+            }),
+            ["tw", "o", "three"]
+        );
+        assert_eq!(
+            collect(LogOptions {
+                tail: Some(0),
+                ..Default::default()
+            }),
+            Vec::<String>::new()
+        );
         let since = "2026-01-01T00:00:02Z".parse().ok();
-        assert_eq!(collect(LogOptions { since, ..Default::default() }), ["tw", "o", "three"]);
+        assert_eq!(
+            collect(LogOptions {
+                since,
+                ..Default::default()
+            }),
+            ["tw", "o", "three"]
+        );
     }
 }

@@ -80,7 +80,10 @@ impl<'r> Container<'r> {
             c.cleanup_runtime()?;
             c.init()?;
         }
-        let stream = AttachStream::connect(&self.rt.paths.attach_socket(&self.id), c.record().config.stdin)?;
+        let stream = AttachStream::connect(
+            &self.rt.paths.attach_socket(&self.id),
+            c.record().config.stdin,
+        )?;
         c.start()?;
         Ok(stream)
     }
@@ -89,7 +92,10 @@ impl<'r> Container<'r> {
     pub fn attach(&self) -> Result<AttachStream> {
         let c = self.lock()?;
         c.check(Op::Attach)?;
-        AttachStream::connect(&self.rt.paths.attach_socket(&self.id), c.record().config.stdin)
+        AttachStream::connect(
+            &self.rt.paths.attach_socket(&self.id),
+            c.record().config.stdin,
+        )
     }
 
     /// Stop with the container's own stop timeout.
@@ -102,7 +108,9 @@ impl<'r> Container<'r> {
     /// The lock is released while waiting so `ps`, `inspect` and `logs`
     /// keep answering (they show the container as "stopping").
     pub fn stop_with_timeout(&self, timeout: u64) -> Result<()> {
-        let Some(pid) = self.lock()?.begin_stop(timeout)? else { return Ok(()) };
+        let Some(pid) = self.lock()?.begin_stop(timeout)? else {
+            return Ok(());
+        };
         if !sync::wait_pid_exit(pid, Duration::from_secs(timeout)) {
             self.lock()?.kill_after_timeout(pid)?;
             sync::wait_pid_exit(pid, Duration::from_secs(30));
@@ -133,14 +141,20 @@ impl<'r> Container<'r> {
         let mut pause = Duration::from_micros(500);
         loop {
             let rec = self.inspect_record()?;
-            let active = rec.state.state.is_active() || rec.state.state == berth_types::ContainerState::Created;
+            let active = rec.state.state.is_active()
+                || rec.state.state == berth_types::ContainerState::Created;
             if !active {
                 return Ok(rec.state.exit_code.unwrap_or(0));
             }
             if rec.state.pid > 0 && rec.state.state != berth_types::ContainerState::Created {
                 // Sleep on the pidfd instead of polling while it runs.
                 sync::wait_pid_exit(rec.state.pid, Duration::from_secs(1));
-                sync::wait_exit_file(self.rt, &self.id, rec.state.monitor_pid, Duration::from_secs(1));
+                sync::wait_exit_file(
+                    self.rt,
+                    &self.id,
+                    rec.state.monitor_pid,
+                    Duration::from_secs(1),
+                );
                 continue;
             }
             std::thread::sleep(pause);

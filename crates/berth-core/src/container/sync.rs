@@ -16,7 +16,10 @@ pub fn pid_alive(pid: i32) -> bool {
         return false;
     }
     match rustix::process::Pid::from_raw(pid) {
-        Some(p) => !matches!(rustix::process::test_kill_process(p), Err(rustix::io::Errno::SRCH)),
+        Some(p) => !matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        ),
         None => false,
     }
 }
@@ -38,7 +41,8 @@ pub fn read_exit_file(rt: &Runtime, id: &str) -> Option<(i32, jiff::Timestamp)> 
 /// Cheap check (no lock) whether `rec` may be out of date: an active
 /// container whose exit file exists or whose monitor is gone.
 pub fn needs_sync(rt: &Runtime, rec: &ContainerRecord) -> bool {
-    rec.state.state.is_active() && (rt.paths.exit_file(rec.id()).exists() || !pid_alive(rec.state.monitor_pid))
+    rec.state.state.is_active()
+        && (rt.paths.exit_file(rec.id()).exists() || !pid_alive(rec.state.monitor_pid))
         || rec.state.state == ContainerState::Created && !pid_alive(rec.state.monitor_pid)
 }
 
@@ -62,11 +66,23 @@ pub fn sync_record(rt: &Runtime, rec: &mut ContainerRecord) -> bool {
     if pid_alive(st.pid) {
         return false;
     }
-    mark_exited(rt, rec, -1, jiff::Timestamp::now(), Some("the container's monitor died; exit code unknown"));
+    mark_exited(
+        rt,
+        rec,
+        -1,
+        jiff::Timestamp::now(),
+        Some("the container's monitor died; exit code unknown"),
+    );
     true
 }
 
-fn mark_exited(rt: &Runtime, rec: &mut ContainerRecord, code: i32, when: jiff::Timestamp, error: Option<&str>) {
+fn mark_exited(
+    rt: &Runtime,
+    rec: &mut ContainerRecord,
+    code: i32,
+    when: jiff::Timestamp,
+    error: Option<&str>,
+) {
     let oom = rt.paths.oom_file(&rec.config.id).exists();
     let st = &mut rec.state;
     st.state = ContainerState::Exited;
@@ -85,12 +101,17 @@ fn mark_exited(rt: &Runtime, rec: &mut ContainerRecord, code: i32, when: jiff::T
 /// is gone. Uses a pidfd, which becomes readable when the process exits,
 /// so no polling loop is needed.
 pub fn wait_pid_exit(pid: i32, timeout: Duration) -> bool {
-    let Some(p) = rustix::process::Pid::from_raw(pid) else { return true };
+    let Some(p) = rustix::process::Pid::from_raw(pid) else {
+        return true;
+    };
     let fd = match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
         Ok(fd) => fd,
         Err(_) => return !pid_alive(pid),
     };
-    let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+    let mut fds = [rustix::event::PollFd::new(
+        &fd,
+        rustix::event::PollFlags::IN,
+    )];
     let ts = rustix::event::Timespec {
         tv_sec: timeout.as_secs() as i64,
         tv_nsec: timeout.subsec_nanos() as i64,
@@ -109,7 +130,10 @@ pub fn wait_pid_exit(pid: i32, timeout: Duration) -> bool {
 pub fn wait_exit_file(rt: &Runtime, id: &str, monitor_pid: i32, limit: Duration) {
     let deadline = std::time::Instant::now() + limit;
     let mut pause = Duration::from_micros(200);
-    while !rt.paths.exit_file(id).exists() && pid_alive(monitor_pid) && std::time::Instant::now() < deadline {
+    while !rt.paths.exit_file(id).exists()
+        && pid_alive(monitor_pid)
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));
     }
