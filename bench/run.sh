@@ -2,13 +2,14 @@
 # berth performance bench: berth vs. the raw runc floor vs. Podman, one run,
 # one image, one machine. See bench/README.md.
 #
-#   bench/run.sh [--quick] [--with-podman] [--no-profile] [--strict]
+#   bench/run.sh [--quick] [--with-podman] [--[no-]profile] [--strict]
 #                [--runtime runc|crun] [--out FILE]
 #
 # Default (full) mode: 30 timed runs per command, `ps -a` at 100 and 1000
 # containers, 5 monitors for memory, strace phase profile of one `run --rm`;
 # writes bench/RESULTS.md.  --quick: 10 runs, 100 containers only, 3 monitors,
-# no profile; writes $TMPDIR/berth-bench-quick.md unless --out is given.
+# no profile (unless --profile); writes $TMPDIR/berth-bench-quick.md unless
+# --out is given.
 # --strict: exit 1 if any target is missed (for CI).
 #
 # Everything the script creates (berth root/runroot, runc bundle and state,
@@ -21,7 +22,7 @@ repo=$(cd "$here/.." && pwd)
 
 mode=full
 with_podman=0
-profile=1
+profile=
 strict=0
 runtime=runc
 out=
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
         --quick) mode=quick ;;
         --with-podman) with_podman=1 ;;
         --no-profile) profile=0 ;;
+        --profile) profile=1 ;;
         --strict) strict=1 ;;
         --runtime) runtime=${2:?--runtime needs a value}; shift ;;
         --runtime=*) runtime=${1#*=} ;;
@@ -44,10 +46,10 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$mode" = quick ]; then
-    warmup=2 runs=10 counts=(100) nmem=3 profile=0
+    warmup=2 runs=10 counts=(100) nmem=3 profile=${profile:-0}
     out=${out:-${TMPDIR:-/tmp}/berth-bench-quick.md}
 else
-    warmup=3 runs=30 counts=(100 1000) nmem=5
+    warmup=3 runs=30 counts=(100 1000) nmem=5 profile=${profile:-1}
     out=${out:-$here/RESULTS.md}
 fi
 
@@ -120,6 +122,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$root" "$runroot" "$runc_state" "$work/json" "$work/bin"
 # Snapshot the binaries: a rebuild during the bench must not change them.
 # berth finds berth-mon beside itself.
@@ -128,11 +131,13 @@ cp "$BERTH_MON" "$work/bin/berth-mon"
 BERTH=$work/bin/berth
 log() { echo ">> $*" >&2; }
 
-# hyperfine NAME COMMAND...: time COMMAND (no shell), JSON to $work/json/NAME.json
+# hyperfine NAME COMMAND...: time COMMAND (no shell), JSON to $work/json/NAME.json.
+# With HF_IGNORE=1, failing runs are kept (and counted in the report) instead
+# of aborting the bench.
 hf() {
     local name=$1; shift
     log "hyperfine: $*"
-    hyperfine -N --style basic --warmup "$warmup" --runs "$runs" \
+    hyperfine -N --style basic --warmup "$warmup" --runs "$runs" ${HF_IGNORE:+-i} \
         --export-json "$work/json/$name.json" -- "$(printf '%q ' "$@")" >&2
 }
 median_ms() {  # median of a hyperfine export, in ms
@@ -144,15 +149,24 @@ import json,sys
 r=json.load(open(sys.argv[1]))["results"][0]
 print("%.2f ± %.2f (%.2f … %.2f), n=%d" % (r["mean"]*1e3, (r["stddev"] or 0)*1e3, r["min"]*1e3, r["max"]*1e3, len(r["times"])))' "$1"
 }
+failures() {   # "k of n runs failed (exit codes ...)" or empty
+    python3 -c '
+import json,sys
+r=json.load(open(sys.argv[1]))["results"][0]
+bad=[c for c in r.get("exit_codes") or [] if c != 0]
+if bad: print("%d of %d timed runs failed (exit codes %s)" % (len(bad), len(r["exit_codes"]), sorted(set(bad))))' "$1"
+}
 median_of() { python3 -c 'import statistics,sys; print("%.0f" % statistics.median(map(float, sys.argv[1:])))' "$@"; }
 private_kb() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
 declare -A R   # results: R[key]=value
+notes=()       # remarks for the report
 
 # ---------------------------------------------------------------- image
 log "building image archive"
 "$repo/scripts/build-busybox-image.sh" "$work/busybox.tar" >/dev/null
 b load -i "$work/busybox.tar" >/dev/null
-b run --rm "$IMAGE" true || { echo "berth run --rm $IMAGE true failed" >&2; exit 1; }
+# (retried once: see the run --rm failure count in the report)
+b run --rm "$IMAGE" true || b run --rm "$IMAGE" true || { echo "berth run --rm $IMAGE true failed" >&2; exit 1; }
 
 # ---------------------------------------------------------------- 1. runc floor
 # Bundle: the image's single layer, extracted; `runc spec` with args
@@ -186,10 +200,13 @@ R[runc_run]=$(median_ms "$work/json/runc-run.json")
 
 # ---------------------------------------------------------------- 2-4. berth
 log "berth"
-hf berth-run "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" run --rm "$IMAGE" true
+HF_IGNORE=1 hf berth-run "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" run --rm "$IMAGE" true
 R[berth_run]=$(median_ms "$work/json/berth-run.json")
 n=$(b ps -aq | wc -l)
-[ "$n" = 0 ] || { echo "berth run --rm left $n containers" >&2; exit 1; }
+if [ "$n" != 0 ]; then
+    notes+=("\`berth run --rm\` left $n containers behind (removed before continuing).")
+    b rm -af >/dev/null
+fi
 
 hf berth-create "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" create "$IMAGE" true
 R[berth_create]=$(median_ms "$work/json/berth-create.json")
@@ -227,7 +244,6 @@ b rm -af -t 0 >/dev/null
 
 # ---------------------------------------------------------------- 6. podman
 podman_version=n/a
-podman_notes=
 if [ "$with_podman" = 1 ]; then
     podman_version=$(podman --version | awk '{print $NF}')
     log "podman $podman_version (storage: its default, $(p info -f '{{.Store.GraphRoot}}' 2>/dev/null))"
@@ -235,36 +251,55 @@ if [ "$with_podman" = 1 ]; then
         p load -i "$work/busybox.tar" >/dev/null
         podman_loaded_image=1
     fi
-    # berth gives a container a private network namespace with loopback
-    # only; the like-for-like Podman setting is --network none.
-    p run --rm --label "$label" --network none "$IMAGE" true
-    hf podman-run "${P[@]}" run --rm --label "$label" --network none "$IMAGE" true
+    # Options for every podman run/create. berth gives a container a private
+    # network namespace with loopback only; the like-for-like Podman setting
+    # is --network none. The label lets cleanup find exactly our containers.
+    C=(--label "$label" --network none)
+    # Podman's default rlimits for root (nofile 1048576; nproc) need
+    # CAP_SYS_RESOURCE to raise hard limits; without it (some VMs and
+    # sandboxes) `runc create` fails with EPERM. Then pass the limits the
+    # podman process holds (it lowers its own nproc to 32768), as berth does.
+    if ! p run --rm "${C[@]}" "$IMAGE" true 2>"$work/podman-err.txt"; then
+        grep -q "error setting rlimit" "$work/podman-err.txt" || { cat "$work/podman-err.txt" >&2; exit 1; }
+        nproc_max=$(ulimit -Hu)
+        if [ "$nproc_max" = unlimited ] || [ "$nproc_max" -gt 32768 ]; then nproc_max=32768; fi
+        U=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit "nproc=$nproc_max:$nproc_max")
+        C+=("${U[@]}")
+        notes+=("podman could not apply its default rlimits here ($(grep -o 'error setting rlimit type [0-9]*' "$work/podman-err.txt" | head -1): no CAP_SYS_RESOURCE), so podman run/create got \`${U[*]}\`.")
+        p run --rm "${C[@]}" "$IMAGE" true
+    fi
+    HF_IGNORE=1 hf podman-run "${P[@]}" run --rm "${C[@]}" "$IMAGE" true
     R[podman_run]=$(median_ms "$work/json/podman-run.json")
     # Podman's default (bridge) networking, for information.
-    if p run --rm --label "$label" "$IMAGE" true >/dev/null 2>&1; then
-        hf podman-run-net "${P[@]}" run --rm --label "$label" "$IMAGE" true
-        R[podman_run_net]=$(median_ms "$work/json/podman-run-net.json")
+    Cnet=("${C[@]:0:2}" "${C[@]:4}")
+    if p run --rm "${Cnet[@]}" "$IMAGE" true >/dev/null 2>&1; then
+        HF_IGNORE=1 hf podman-run-defaultnet "${P[@]}" run --rm "${Cnet[@]}" "$IMAGE" true
+        R[podman_run_net]=$(median_ms "$work/json/podman-run-defaultnet.json")
     else
         R[podman_run_net]=failed
     fi
-    hf podman-create "${P[@]}" create --label "$label" --network none "$IMAGE" true
+    hf podman-create "${P[@]}" create "${C[@]}" "$IMAGE" true
     R[podman_create]=$(median_ms "$work/json/podman-create.json")
     ids=$(p ps -aq --filter "label=$label"); [ -z "$ids" ] || p rm -f $ids >/dev/null
     have=0
     for n in "${counts[@]}"; do
         log "podman: creating containers up to $n"
-        while [ $have -lt "$n" ]; do p create --label "$label" --network none "$IMAGE" true >/dev/null; have=$((have + 1)); done
+        t0=$(date +%s.%N)
+        while [ $have -lt "$n" ]; do p create "${C[@]}" "$IMAGE" true >/dev/null; have=$((have + 1)); done
+        log "  took $(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$(date +%s.%N)") s"
         total=$(p ps -aq | wc -l)
-        [ "$total" = "$n" ] || podman_notes+="podman ps -a @$n saw $total containers (others pre-existed). "
+        [ "$total" = "$n" ] || notes+=("podman ps -a @$n listed $total containers (others existed before the bench).")
         hf "podman-ps-$n" "${P[@]}" ps -a
         R[podman_ps_$n]=$(median_ms "$work/json/podman-ps-$n.json")
     done
+    t0=$(date +%s.%N)
     ids=$(p ps -aq --filter "label=$label"); [ -z "$ids" ] || p rm -f $ids >/dev/null
+    R[podman_rm_all]=$(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$(date +%s.%N)")
     log "conmon private memory"
     kbs=() names=()
     for i in $(seq 1 "$nmem"); do
         names+=("bench-mem-$run_id-$i")
-        p run -d --label "$label" --network none --name "bench-mem-$run_id-$i" "$IMAGE" sleep 1000 >/dev/null
+        p run -d "${C[@]}" --name "bench-mem-$run_id-$i" "$IMAGE" sleep 1000 >/dev/null
     done
     for nm in "${names[@]}"; do
         mpid=$(p inspect -f '{{.State.ConmonPid}}' "$nm")
@@ -281,23 +316,63 @@ fi
 prof=$work/profile.md
 : >"$prof"
 if [ "$profile" = 1 ]; then
-    log "profiling one berth run --rm with strace"
-    # Warm caches first, then one traced run: process/phase timeline.
-    b run --rm "$IMAGE" true
-    strace -f -ttt -s 200 -o "$work/trace.txt" \
-        -e trace=execve,clone,clone3,vfork,wait4,mount,umount2,fsync,fdatasync,exit_group \
-        "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" run --rm "$IMAGE" true
+    log "profile: component costs"
+    # What each separate piece costs on its own, untraced.
+    hf comp-berth-version "$BERTH" version
+    hf comp-berth-ps-empty "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" ps -a
+    hf comp-runc-delete-missing "$runc_bin" --root "$runc_state" delete --force berth-bench-missing
+    hf comp-runc-split "$here/runc-split.sh" "$runc_bin" "$runc_state" "$bundle" berth-bench-split
+    log "profile: strace of one berth run --rm"
+    b run --rm "$IMAGE" true || true   # warm caches
+    # --seccomp-bpf: only the listed syscalls stop the tracee, so the
+    # timeline is much closer to an untraced run than plain strace -f.
+    strace -f --seccomp-bpf -ttt -s 200 -o "$work/trace.txt" \
+        -e trace=execve,clone,clone3,vfork,mount,umount2,fsync,fdatasync \
+        "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" run --rm "$IMAGE" true || log "(exit $?)"
+    # Ten execve-only traces: phase medians close to untraced timing.
+    for i in $(seq 1 10); do
+        strace -f --seccomp-bpf -ttt -s 300 -o "$work/phase-$i.txt" -e trace=execve \
+            "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" run --rm "$IMAGE" true || log "(exit $?)"
+    done
+    strace -f -y -T -o "$work/fsync-run.txt" -e trace=fsync,fdatasync \
+        "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" run --rm "$IMAGE" true || log "(exit $?)"
+    strace -f -y -T -o "$work/fsync-create.txt" -e trace=fsync,fdatasync \
+        "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" create "$IMAGE" true >/dev/null || log "(exit $?)"
+    b rm -af >/dev/null
     strace -f -c -o "$work/count.txt" \
-        "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" run --rm "$IMAGE" true
-    python3 "$here/strace-timeline.py" "$work/trace.txt" >>"$prof"
+        "$BERTH" --root "$root" --runroot "$runroot" --runtime "$runtime" run --rm "$IMAGE" true || log "(exit $?)"
     {
+        echo "Component costs, untraced (hyperfine medians, ms):"
         echo
-        echo "Syscall totals for one traced \`berth run --rm\` (all processes, \`strace -f -c\`; top 15 by time):"
+        echo "| component | median ms |"
+        echo "|---|---:|"
+        echo "| \`berth version\` (process start, no database) | $(median_ms "$work/json/comp-berth-version.json") |"
+        echo "| \`berth ps -a\` with 0 containers (start + open both databases) | $(median_ms "$work/json/comp-berth-ps-empty.json") |"
+        echo "| \`runc delete --force\` of a missing id (one runc exec, Go start) | $(median_ms "$work/json/comp-runc-delete-missing.json") |"
+        echo "| runc split lifecycle: \`runc create\`; \`runc start\`; \`runc delete --force\` (bench/runc-split.sh) | $(median_ms "$work/json/comp-runc-split.json") |"
+        echo "| runc floor: one \`runc run\` | ${R[runc_run]} |"
+        echo
+        echo "Phases of \`berth run --rm\`, median of 10 runs traced with \`strace -f --seccomp-bpf -e trace=execve\`"
+        echo "(only exec stops the tracee; bench/phases.py):"
+        echo
+        python3 "$here/phases.py" "$work"/phase-*.txt
+        echo
+        python3 "$here/strace-timeline.py" "$work/trace.txt"
+        echo
+        echo "fsync/fdatasync in one \`berth run --rm\` (strace -f -y -T; the -T time is the syscall's own duration):"
+        echo
+        python3 "$here/fsync-summary.py" "$work/fsync-run.txt"
+        echo
+        echo "fsync/fdatasync in one \`berth create\`:"
+        echo
+        python3 "$here/fsync-summary.py" "$work/fsync-create.txt"
+        echo
+        echo "Syscall totals for one \`berth run --rm\` (all processes, \`strace -f -c\`; top 15 by time):"
         echo
         echo '```'
         head -n 17 "$work/count.txt"
         echo '```'
-    } >>"$prof"
+    } | sed "s|$work|\$WORK|g; s|$rr|\$RR|g" >>"$prof"
 fi
 
 # ---------------------------------------------------------------- report
@@ -333,6 +408,10 @@ echo
 echo "$table"
 echo
 case $table in *"| MISS |"*) verdict=1 ;; esac
+for f in "$work"/json/*.json; do
+    fl=$(failures "$f")
+    [ -z "$fl" ] || echo "WARNING: $(basename "$f" .json): $fl"
+done
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 runc_version=$("$runc_bin" --version | head -1 | awk '{print $NF}')
@@ -347,6 +426,7 @@ runc_version=$("$runc_bin" --version | head -1 | awk '{print $NF}')
     echo "| kernel (\`uname -r\`) | $(uname -r) |"
     echo "| nproc | $(nproc) |"
     echo "| CPU | $cpu |"
+    echo "| load average (1/5/15 min) | at start $load_start; at end $(cut -d' ' -f1-3 /proc/loadavg) |"
     echo "| memory | $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) |"
     echo "| cgroups | $(if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo v2; elif [ -d /sys/fs/cgroup/unified ]; then echo v1 hybrid; else echo v1; fi) |"
     echo "| OCI runtime | $runc_bin $runc_version (used by all three) |"
@@ -369,11 +449,16 @@ runc_version=$("$runc_bin" --version | head -1 | awk '{print $NF}')
         echo "| $(basename "$f" .json) | $(stats_ms "$f") |"
     done
     echo
+    for f in "$work"/json/*.json; do
+        fl=$(failures "$f")
+        [ -z "$fl" ] || echo "- **$(basename "$f" .json): $fl** (their times are included in the statistics)"
+    done
+    for n in "${notes[@]}"; do echo "- $n"; done
     echo "- monitor private KB, each container: berth-mon ${R[berth_mem_all]}$([ -n "${R[podman_mem_all]:-}" ] && echo "; conmon ${R[podman_mem_all]}")"
     echo "- \`berth rm -af\` of ${counts[-1]} created containers: ${R[berth_rm_all]} s"
     if [ "$with_podman" = 1 ]; then
         echo "- podman \`run --rm\` with its default network (not --network none): $(pv podman_run_net) ms median"
-        [ -z "$podman_notes" ] || echo "- $podman_notes"
+        echo "- \`podman rm -f\` of ${counts[-1]} created containers: $(pv podman_rm_all) s"
     fi
     echo
     echo "## Method"

@@ -61,12 +61,13 @@ impl AttachServer {
             Ok(()) | Err(Errno::NOENT) => {}
             Err(e) => return Err(e.into()),
         }
-        // umask instead of chmod-after-bind: no window in which another user
-        // could connect. Safe to flip: the monitor is single-threaded.
-        let old = rustix::process::umask(Mode::from_raw_mode(0o177));
-        let r = bind_long(&listener, path);
-        rustix::process::umask(old);
-        r?;
+        // The socket file takes the socket inode's mode (minus umask) at
+        // bind time, so fchmod before bind means no window in which other
+        // users could connect, without touching the process-wide umask.
+        rustix::fs::fchmod(&listener, Mode::from_raw_mode(0o600))?;
+        bind_long(&listener, path)?;
+        // For kernels that ignore the fchmod above; a no-op otherwise.
+        rustix::fs::chmod(path, Mode::from_raw_mode(0o600))?;
         rustix::net::listen(&listener, 64)?;
         Ok(AttachServer {
             listener,

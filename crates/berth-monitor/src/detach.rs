@@ -7,17 +7,27 @@ use std::os::unix::io::{AsRawFd, RawFd};
 /// Double fork so the monitor outlives the engine and can never reacquire a
 /// controlling terminal (the grandchild is not a session leader).
 ///
-/// The calling process exits 0 as soon as the first child exists: the engine
-/// waits for that exit and then reads the sync fd. Returns only in the
-/// grandchild, which is the monitor proper. Must be called while the process
-/// is single-threaded (it always is: berth-mon never starts threads).
+/// The calling process exits 0 as soon as the first child has forked the
+/// monitor and exited: the engine waits for that exit and then reads the
+/// sync fd. Returns only in the grandchild, which is the monitor proper.
+/// Must be called while the process is single-threaded (it always is:
+/// berth-mon never starts threads).
 pub fn detach() -> io::Result<()> {
     // SAFETY: single-threaded process; the child only continues ordinary
     // Rust code, the parent leaves with _exit (no destructors, no atexit).
     match unsafe { libc::fork() } {
         -1 => return Err(io::Error::last_os_error()),
         0 => {}
-        _ => unsafe { libc::_exit(0) },
+        child => unsafe {
+            // The first child exits right after its own fork; reaping it
+            // here (a millisecond) keeps it from lingering as a zombie
+            // under an init that does not reap orphans.
+            let mut status = 0;
+            while libc::waitpid(child, &mut status, 0) < 0
+                && *libc::__errno_location() == libc::EINTR
+            {}
+            libc::_exit(0)
+        },
     }
     // The first child is still in the engine's session; a new session cuts
     // it off from the engine's terminal and job-control signals.

@@ -9,6 +9,8 @@
 //! crate avoids anything that costs resident memory: no async runtime, no
 //! threads, no serde at runtime, hand-written JSON and timestamps.
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod attach;
 pub mod create;

@@ -42,6 +42,12 @@ pub struct Relay {
     pub log: LogFile,
     /// The attach socket and its clients.
     pub attach: AttachServer,
+    /// poll(2) set and what each entry is, rebuilt every turn. Kept here,
+    /// allocated up front, so an idle loop never calls the allocator (whose
+    /// code pages would otherwise be faulted back in after
+    /// [`crate::trim::trim_startup_pages`]).
+    fds: Vec<libc::pollfd>,
+    tags: Vec<Tag>,
 }
 
 /// What a pollfd entry stands for.
@@ -72,6 +78,8 @@ impl Relay {
             stdin_eof: false,
             log,
             attach,
+            fds: Vec::with_capacity(16),
+            tags: Vec::with_capacity(16),
         }
     }
 
@@ -99,8 +107,8 @@ impl Relay {
             exited = check_exit(init, false);
         }
         let mut deadline = None;
-        let mut fds: Vec<libc::pollfd> = Vec::new();
-        let mut tags: Vec<Tag> = Vec::new();
+        let mut fds = std::mem::take(&mut self.fds);
+        let mut tags = std::mem::take(&mut self.tags);
         let mut buf = [0u8; CHUNK];
 
         loop {
@@ -309,6 +317,9 @@ fn check_exit(init: Pid, known_exited: bool) -> Option<Option<WaitStatus>> {
 
 /// Drop the clients whose indices are in `dead` (any order, may repeat).
 fn remove_clients(attach: &mut AttachServer, dead: &mut Vec<usize>) {
+    if dead.is_empty() {
+        return;
+    }
     dead.sort_unstable();
     dead.dedup();
     for &i in dead.iter().rev() {

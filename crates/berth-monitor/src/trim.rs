@@ -58,10 +58,7 @@ pub fn trim_startup_pages() {
             // SAFETY: a private, read-only, never-written file mapping of
             // our own executable: dropping its PTEs only makes the next
             // access fault the same bytes back in from the page cache.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_RANDOM);
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-            }
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
         }
     }
 }

@@ -151,7 +151,17 @@ fn attach_stdin_reaches_cat_and_half_close_ends_it() {
     }
     let env = Env::new(&["cat"], true);
     let (_, msg) = env.monitor(&["--stdin"]);
-    let mut client = UnixStream::connect(env.path("attach")).unwrap();
+    let mut client = UnixStream::connect(env.path("attach")).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {msg:?} {:?} exit={:?} log={:?}",
+            std::fs::read_dir(env.dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect::<Vec<_>>(),
+            std::fs::read_to_string(env.path("exit")),
+            std::fs::read_to_string(env.path("ctr.log"))
+        )
+    });
     // A second, read-only client sees the same output.
     let watcher = UnixStream::connect(env.path("attach")).unwrap();
     env.start();
@@ -203,4 +213,119 @@ fn bad_args_exit_1_with_sync_error() {
     let msg: berth_types::monitor::SyncMessage = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(msg.pid, 0);
     assert!(msg.error.unwrap().contains("--cid"));
+}
+
+#[test]
+fn lots_of_output_is_fully_logged_and_relayed() {
+    if !can_run() {
+        return;
+    }
+    let script = "i=0; while [ $i -lt 3000 ]; do echo line$i; i=$((i+1)); done";
+    let env = Env::new(&["sh", "-c", script], true);
+    let (_, msg) = env.monitor(&[]);
+    let client = UnixStream::connect(env.path("attach")).unwrap();
+    env.start();
+    let frames = read_frames(&client);
+    let expected: String = (0..3000).map(|i| format!("line{i}\n")).collect();
+    assert_eq!(stream_data(&frames, ATTACH_STDOUT), expected);
+    assert_eq!(env.exit_code(), 0);
+    wait_gone(msg.monitor_pid);
+    // Rebuild the stream from the log: F lines end a line, P lines do not.
+    let log = std::fs::read_to_string(env.path("ctr.log")).unwrap();
+    let mut rebuilt = String::new();
+    for line in log.lines() {
+        let rest = &line[36..];
+        let (tag, text) = (&rest[7..8], &rest[9..]);
+        assert!(rest.starts_with("stdout "), "{line}");
+        rebuilt.push_str(text);
+        if tag == "F" {
+            rebuilt.push('\n');
+        }
+    }
+    assert_eq!(rebuilt, expected);
+}
+
+#[test]
+fn inherited_fds_are_not_kept() {
+    if !can_run() {
+        return;
+    }
+    use std::io::Read;
+    use std::os::unix::io::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new(&["sleep", "100"], true);
+    // A pipe the caller forgot to mark CLOEXEC (fd 7), like the one a
+    // `$(berth run -d ...)` command substitution hands down.
+    let (sync_r, sync_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let (leak_r, leak_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let (sw, lw) = (sync_w.as_raw_fd(), leak_w.as_raw_fd());
+    let mut cmd = std::process::Command::new(MON);
+    cmd.args(env.monitor_args(&[]));
+    unsafe {
+        cmd.pre_exec(move || {
+            // Move both out of the way first, then into place.
+            let a = libc::fcntl(sw, libc::F_DUPFD, 20);
+            let b = libc::fcntl(lw, libc::F_DUPFD, 20);
+            if a < 0 || b < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 7) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    assert!(cmd.status().unwrap().success());
+    drop((sync_w, leak_w));
+    let mut text = String::new();
+    std::fs::File::from(sync_r)
+        .read_to_string(&mut text)
+        .unwrap();
+    let msg: berth_types::monitor::SyncMessage = serde_json::from_str(text.trim()).unwrap();
+    assert!(msg.pid > 0, "{msg:?}");
+    // EOF here means neither the monitor nor runc nor the container holds
+    // the leaked write end.
+    let mut rest = Vec::new();
+    std::fs::File::from(leak_r).read_to_end(&mut rest).unwrap();
+    env.runc(&["kill", &env.cid, "KILL"]);
+    assert_eq!(env.exit_code(), 137);
+    wait_gone(msg.monitor_pid);
+}
+
+#[test]
+fn attach_socket_with_long_path() {
+    // No root needed: only binds.
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("d".repeat(60)).join("e".repeat(60));
+    std::fs::create_dir_all(&deep).unwrap();
+    let path = deep.join("attach");
+    assert!(path.as_os_str().len() > 108);
+    let server = berth_monitor::attach::AttachServer::bind(&path).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    server.shutdown();
+    assert!(!path.exists());
+}
+
+#[test]
+fn oom_kill_is_recorded() {
+    if !can_run() {
+        return;
+    }
+    // Doubles a shell variable until the 16 MiB memory limit kills it.
+    let env = Env::new(
+        &[
+            "sh",
+            "-c",
+            "a=aaaaaaaaaaaaaaaa; while true; do a=$a$a; done",
+        ],
+        true,
+    );
+    env.edit_config(|c| {
+        c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 16 * 1024 * 1024}});
+    });
+    let (_, msg) = env.monitor(&[]);
+    env.start();
+    assert_eq!(env.exit_code(), 137);
+    wait_gone(msg.monitor_pid);
+    assert!(env.path("oom").exists(), "no oom marker");
 }

@@ -240,7 +240,10 @@ impl Out {
 
     /// Non-empty stdout lines.
     pub fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().filter(|l| !l.trim().is_empty()).collect()
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
     }
 
     /// Panic unless stderr contains `needle`.
@@ -273,8 +276,7 @@ impl Out {
 
 fn quote(a: &str) -> String {
     if !a.is_empty()
-        && a
-            .chars()
+        && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c))
     {
         a.to_string()
@@ -453,8 +455,15 @@ impl Env {
         let o = self.berth(&["inspect", name]);
         o.success();
         let v = o.json();
-        let arr = v.as_array().unwrap_or_else(|| panic!("inspect is not an array\n{o}"));
-        assert_eq!(arr.len(), 1, "inspect returned {} documents\n{o}", arr.len());
+        let arr = v
+            .as_array()
+            .unwrap_or_else(|| panic!("inspect is not an array\n{o}"));
+        assert_eq!(
+            arr.len(),
+            1,
+            "inspect returned {} documents\n{o}",
+            arr.len()
+        );
         arr[0].clone()
     }
 
@@ -470,7 +479,9 @@ impl Env {
     /// Wait until the container's `State.Status` is `want`.
     #[track_caller]
     pub fn wait_status(&self, name: &str, want: &str) {
-        wait_until(&format!("{name} to be {want}"), || self.status(name) == want);
+        wait_until(&format!("{name} to be {want}"), || {
+            self.status(name) == want
+        });
     }
 
     /// Full IDs of every container (`ps -a -q --no-trunc`).
@@ -496,15 +507,28 @@ impl Env {
             .collect()
     }
 
-    /// Files and directories directly under `root/containers` and
-    /// `run/containers`.
+    /// Per-container files and directories: everything directly under
+    /// `root/containers`, `root/storage/containers`, `run/containers`,
+    /// `run/locks`, `run/attach` and the OCI runtimes' state dirs. Empty
+    /// when no container exists.
     pub fn container_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![
+            self.root.join("containers"),
+            self.root.join("storage/containers"),
+            self.run.join("containers"),
+            self.run.join("locks"),
+            self.run.join("attach"),
+        ];
+        if let Ok(rd) = std::fs::read_dir(self.run.join("runtime")) {
+            dirs.extend(rd.flatten().map(|e| e.path()));
+        }
         let mut v = Vec::new();
-        for d in [self.root.join("containers"), self.run.join("containers")] {
+        for d in dirs {
             if let Ok(rd) = std::fs::read_dir(&d) {
                 v.extend(rd.flatten().map(|e| e.path()));
             }
         }
+        v.sort();
         v
     }
 
@@ -648,5 +672,7 @@ pub fn unique(prefix: &str) -> String {
 
 /// True if `s` is a full 64-hex container ID.
 pub fn is_full_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }

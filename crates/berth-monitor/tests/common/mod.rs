@@ -102,6 +102,15 @@ impl Env {
         Env { dir, cid }
     }
 
+    /// Change the bundle's config.json.
+    pub fn edit_config(&self, edit: impl FnOnce(&mut serde_json::Value)) {
+        let path = self.path("bundle/config.json");
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        edit(&mut v);
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
