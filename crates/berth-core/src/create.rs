@@ -52,8 +52,11 @@ pub struct CreateOptions {
     pub stop_timeout: Option<u64>,
     /// `-l key=value`.
     pub labels: Vec<String>,
+    /// `--cap-add`.
     pub cap_add: Vec<String>,
+    /// `--cap-drop`.
     pub cap_drop: Vec<String>,
+    /// `--privileged`.
     pub privileged: bool,
     /// `-i`.
     pub interactive: bool,
@@ -66,12 +69,19 @@ pub struct CreateOptions {
 /// The parts of an image's configuration a container is built from.
 #[derive(Debug, Clone, Default)]
 pub struct ImageDefaults {
+    /// `Env`.
     pub env: Vec<String>,
+    /// `Entrypoint`.
     pub entrypoint: Vec<String>,
+    /// `Cmd`.
     pub cmd: Vec<String>,
+    /// `WorkingDir`.
     pub workdir: String,
+    /// `User`.
     pub user: String,
+    /// `Labels`.
     pub labels: BTreeMap<String, String>,
+    /// `StopSignal`.
     pub stop_signal: Option<String>,
 }
 

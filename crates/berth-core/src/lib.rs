@@ -23,6 +23,7 @@
 //! # Ok::<(), berth_types::Error>(())
 //! ```
 
+#![warn(missing_docs)]
 #![recursion_limit = "256"]
 
 mod check;

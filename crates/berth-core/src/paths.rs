@@ -23,7 +23,9 @@ pub const DEFAULT_RUNROOT: &str = "/run/berth";
 /// The on-disk layout for one `--root`/`--runroot` pair.
 #[derive(Debug, Clone)]
 pub struct Paths {
+    /// Persistent root (`--root`).
     pub root: PathBuf,
+    /// Runtime root (`--runroot`).
     pub runroot: PathBuf,
 }
 

@@ -24,6 +24,8 @@
 //! file description. Batch operations take the lock once and call the
 //! unlocked internals.
 
+#![warn(missing_docs)]
+
 mod file;
 mod mem;
 

@@ -5,6 +5,8 @@
 //! two ([`select_runtime`]), and the handshake that starts a container under
 //! its monitor `berth-mon` ([`spawn_monitor`]).
 
+#![warn(missing_docs)]
+
 mod monitor;
 mod runc;
 mod select;

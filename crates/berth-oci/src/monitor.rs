@@ -17,12 +17,19 @@ use std::process::{Command, Stdio};
 /// Everything the monitor needs to create one container.
 #[derive(Debug, Clone)]
 pub struct MonitorRequest {
+    /// Path of the `berth-mon` binary.
     pub monitor_binary: PathBuf,
+    /// The container's full ID (also the runtime's ID).
     pub container_id: String,
+    /// The OCI bundle directory holding `config.json`.
     pub bundle: PathBuf,
+    /// Where the runtime writes the init's pid.
     pub pid_file: PathBuf,
+    /// Where the monitor writes the exit code.
     pub exit_file: PathBuf,
+    /// The k8s-file log.
     pub log_path: PathBuf,
+    /// The monitor's attach socket.
     pub attach_socket: PathBuf,
     /// Keep the container's stdin open as a pipe fed by attach clients.
     pub stdin: bool,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// The runtime berth will use, and why it is not the one asked for.
 pub struct RuntimeChoice {
+    /// The runtime to use.
     pub runtime: RuntimeCli,
     /// Why crun is not used, when it is not (one line).
     pub fallback_reason: Option<String>,

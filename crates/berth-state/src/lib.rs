@@ -12,6 +12,8 @@
 //! Callers serialise changes to one container with its `berth-lock` lock; the
 //! store itself is safe to use from many threads and processes at once.
 
+#![warn(missing_docs)]
+
 mod lookup;
 mod mem;
 mod schema;

@@ -16,6 +16,8 @@
 //! database only refers to it once it is there, so a crash at any point leaves
 //! at worst garbage under `tmp/` (swept on the next open), never a half image.
 
+#![warn(missing_docs)]
+
 mod archive;
 mod db;
 pub mod extract;

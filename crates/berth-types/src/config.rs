@@ -19,6 +19,7 @@ pub enum MountKind {
 /// One user-requested mount.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountSpec {
+    /// Bind mount or tmpfs.
     pub kind: MountKind,
     /// Host path for binds; "tmpfs" for tmpfs.
     pub source: String,
@@ -52,11 +53,13 @@ pub struct Resources {
 pub struct ContainerConfig {
     /// 64 lowercase hex digits.
     pub id: String,
+    /// Unique container name.
     pub name: String,
     /// ID of the image the rootfs comes from.
     pub image_id: String,
     /// The image reference the user gave, as resolved (`localhost/busybox:latest`).
     pub image_name: String,
+    /// When the container was created.
     pub created: Timestamp,
     /// The process arguments (entrypoint + command, resolved).
     pub args: Vec<String>,
@@ -66,20 +69,29 @@ pub struct ContainerConfig {
     pub command: Vec<String>,
     /// `KEY=value` pairs: image env, then user env.
     pub env: Vec<String>,
+    /// Working directory of the process (absolute).
     pub workdir: String,
     /// `uid[:gid]` or a user name, as given (resolved when the spec is built).
     pub user: String,
+    /// Host name inside the container (first 12 ID digits by default).
     pub hostname: String,
+    /// Mount the rootfs read-only (`--read-only`).
     pub read_only: bool,
+    /// User-requested mounts (`-v`, `--tmpfs`).
     pub mounts: Vec<MountSpec>,
+    /// cgroup limits.
     pub resources: Resources,
     /// Signal number used by `stop`.
     pub stop_signal: i32,
     /// Seconds `stop` waits before SIGKILL.
     pub stop_timeout: u64,
+    /// Labels: the image's, then `--label`.
     pub labels: BTreeMap<String, String>,
+    /// Capabilities added (`CAP_` form, or `ALL`).
     pub cap_add: Vec<String>,
+    /// Capabilities dropped (`CAP_` form, or `ALL`).
     pub cap_drop: Vec<String>,
+    /// Every capability berth holds, no masked paths (`--privileged`).
     pub privileged: bool,
     /// Keep stdin open (`-i`).
     pub stdin: bool,
@@ -96,6 +108,7 @@ pub struct ContainerConfig {
 /// A container's mutable state, rewritten on every transition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeState {
+    /// Where the container is in its life.
     pub state: ContainerState,
     /// PID of the container's init on the host; 0 when none.
     pub pid: i32,
@@ -103,8 +116,11 @@ pub struct RuntimeState {
     pub monitor_pid: i32,
     /// The last exit code; kept after exit until the next start.
     pub exit_code: Option<i32>,
+    /// When the process last started.
     pub started_at: Option<Timestamp>,
+    /// When the process last exited.
     pub finished_at: Option<Timestamp>,
+    /// The last exit was the kernel's OOM killer.
     pub oom_killed: bool,
     /// Where the rootfs is mounted while it is.
     pub mountpoint: Option<String>,
@@ -137,7 +153,9 @@ impl Default for RuntimeState {
 /// A container as stored: configuration plus state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerRecord {
+    /// What the container is.
     pub config: ContainerConfig,
+    /// Where it is.
     pub state: RuntimeState,
 }
 

@@ -14,11 +14,19 @@ pub enum ErrorKind {
     /// No image matches the given reference or ID.
     NoSuchImage,
     /// An ID prefix matched several objects; the full IDs are listed.
-    AmbiguousId { candidates: Vec<String> },
+    AmbiguousId {
+        /// Every full ID the prefix matched.
+        candidates: Vec<String>,
+    },
     /// The name is already taken by another container.
     NameInUse,
     /// The operation is not allowed in the container's current state.
-    StateImproper { state: String, op: String },
+    StateImproper {
+        /// The state the container was in.
+        state: String,
+        /// The operation that was refused.
+        op: String,
+    },
     /// Something else depends on the object (an image used by a container...).
     InUse,
     /// A lock could not be taken in time.
@@ -44,6 +52,7 @@ pub enum ErrorKind {
 /// berth's error: a kind, the object it is about and a human message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
+    /// What went wrong.
     pub kind: ErrorKind,
     /// The container or image (name or ID) the error is about, if any.
     pub subject: Option<String>,

@@ -5,6 +5,8 @@
 //! monitor wire protocol and the one error type with its exit-code mapping.
 //! This crate performs no I/O.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod error;
 pub mod id;

@@ -81,28 +81,51 @@ impl fmt::Display for ContainerState {
 /// A public operation on a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// Create in the OCI runtime without starting.
     Init,
+    /// Start the process.
     Start,
+    /// Attach to its stdio.
     Attach,
+    /// Stop signal, then SIGKILL after the timeout.
     Stop,
+    /// Send a signal.
     Kill,
+    /// Stop (if running) and start.
     Restart,
+    /// Freeze with the cgroup freezer.
     Pause,
+    /// Thaw.
     Unpause,
+    /// Remove a container that is not running.
     Remove,
+    /// Remove, stopping it first if needed.
     RemoveForce,
+    /// Release runtime resources after an exit.
     Cleanup,
+    /// Wait for an exit.
     Wait,
+    /// Run another process inside.
     Exec,
+    /// Change the name.
     Rename,
+    /// Mount the rootfs for the user.
     Mount,
+    /// Unmount the user's rootfs mount.
     Unmount,
+    /// Change cgroup limits.
     Update,
+    /// Export the filesystem as a tar.
     Export,
+    /// Make an image from the filesystem.
     Commit,
+    /// Checkpoint with CRIU.
     Checkpoint,
+    /// Restore from a checkpoint.
     Restore,
+    /// List its processes.
     Top,
+    /// Read resource usage.
     Stats,
 }
 
