@@ -69,9 +69,9 @@ impl Paths {
     pub fn run_dir(&self, id: &str) -> PathBuf {
         self.runroot.join("containers").join(id)
     }
-    /// The exit file the monitor writes.
-    pub fn exit_file(&self, id: &str) -> PathBuf {
-        self.run_dir(id).join("exit")
+    /// The exit file the monitor started with `token` writes.
+    pub fn exit_file(&self, id: &str, token: &str) -> PathBuf {
+        self.run_dir(id).join(format!("exit-{token}"))
     }
     /// The OOM marker the monitor writes beside the exit file.
     pub fn oom_file(&self, id: &str) -> PathBuf {

@@ -130,6 +130,11 @@ pub struct RuntimeState {
     pub error: String,
     /// Set while `stop` waits, so other commands can show "stopping".
     pub stop_requested: bool,
+    /// Names the current monitor's exit file. A monitor left by a command
+    /// that crashed before saving its token writes an exit file nobody
+    /// reads, so it can never end a newer run of the container.
+    #[serde(default)]
+    pub monitor_token: String,
 }
 
 impl Default for RuntimeState {
@@ -146,6 +151,7 @@ impl Default for RuntimeState {
             restart_count: 0,
             error: String::new(),
             stop_requested: false,
+            monitor_token: String::new(),
         }
     }
 }

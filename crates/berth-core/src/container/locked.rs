@@ -102,7 +102,8 @@ impl<'r> LockedContainer<'r> {
             .images()?
             .mount(&id)
             .map_err(|e| e.context(format!("mounting container {}", self.name())))?;
-        let msg = match self.create_in_runtime(&mountpoint) {
+        let token = crate::names::random_id()[..16].to_string();
+        let msg = match self.create_in_runtime(&mountpoint, &token) {
             Ok(msg) => msg,
             Err(e) => {
                 let _ = rt.images().and_then(|s| s.unmount(&id));
@@ -115,6 +116,7 @@ impl<'r> LockedContainer<'r> {
         st.state = ContainerState::Created;
         st.pid = msg.pid;
         st.monitor_pid = msg.monitor_pid;
+        st.monitor_token = token;
         st.mountpoint = Some(mountpoint.to_string_lossy().into_owned());
         st.error.clear();
         self.save()
@@ -123,6 +125,7 @@ impl<'r> LockedContainer<'r> {
     fn create_in_runtime(
         &mut self,
         rootfs: &std::path::Path,
+        token: &str,
     ) -> Result<berth_types::monitor::SyncMessage> {
         let rt = self.rt;
         let cfg = &self.rec.config;
@@ -137,8 +140,15 @@ impl<'r> LockedContainer<'r> {
             std::fs::create_dir_all(d)
                 .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
         }
+        // Exit files of earlier monitors (any token) go, and the oom marker.
+        if let Ok(entries) = std::fs::read_dir(&run_dir) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with("exit-") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         for stale in [
-            paths.exit_file(&cfg.id),
             paths.oom_file(&cfg.id),
             paths.pid_file(&cfg.id),
             paths.attach_socket(&cfg.id),
@@ -160,7 +170,7 @@ impl<'r> LockedContainer<'r> {
             container_id: cfg.id.clone(),
             bundle: userdata.clone(),
             pid_file: paths.pid_file(&cfg.id),
-            exit_file: paths.exit_file(&cfg.id),
+            exit_file: paths.exit_file(&cfg.id, token),
             log_path: paths.log_file(&cfg.id),
             attach_socket: paths.attach_socket(&cfg.id),
             stdin: cfg.stdin,
@@ -266,12 +276,7 @@ impl<'r> LockedContainer<'r> {
 
     /// After the init is gone: record the exit and release runtime resources.
     pub(crate) fn finish_stop(&mut self) -> Result<()> {
-        sync::wait_exit_file(
-            self.rt,
-            self.id(),
-            self.rec.state.monitor_pid,
-            EXIT_FILE_WAIT,
-        );
+        sync::wait_exit_file(self.rt, &self.rec, EXIT_FILE_WAIT);
         self.sync()?;
         if self.state().is_active() && !sync::pid_alive(self.rec.state.pid) {
             // The monitor is alive but silent: record the exit ourselves.

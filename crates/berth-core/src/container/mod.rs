@@ -149,12 +149,7 @@ impl<'r> Container<'r> {
             if rec.state.pid > 0 && rec.state.state != berth_types::ContainerState::Created {
                 // Sleep on the pidfd instead of polling while it runs.
                 sync::wait_pid_exit(rec.state.pid, Duration::from_secs(1));
-                sync::wait_exit_file(
-                    self.rt,
-                    &self.id,
-                    rec.state.monitor_pid,
-                    Duration::from_secs(1),
-                );
+                sync::wait_exit_file(self.rt, &rec, Duration::from_secs(1));
                 continue;
             }
             std::thread::sleep(pause);

@@ -26,8 +26,8 @@ pub fn pid_alive(pid: i32) -> bool {
 
 /// Read the monitor's exit file: the container's exit code and when it was
 /// written.
-pub fn read_exit_file(rt: &Runtime, id: &str) -> Option<(i32, jiff::Timestamp)> {
-    let path = rt.paths.exit_file(id);
+pub fn read_exit_file(rt: &Runtime, rec: &ContainerRecord) -> Option<(i32, jiff::Timestamp)> {
+    let path = rt.paths.exit_file(rec.id(), &rec.state.monitor_token);
     let text = std::fs::read_to_string(&path).ok()?;
     let code = text.trim().parse().ok()?;
     let when = std::fs::metadata(&path)
@@ -42,21 +42,26 @@ pub fn read_exit_file(rt: &Runtime, id: &str) -> Option<(i32, jiff::Timestamp)> 
 /// container whose exit file exists or whose monitor is gone.
 pub fn needs_sync(rt: &Runtime, rec: &ContainerRecord) -> bool {
     rec.state.state.is_active()
-        && (rt.paths.exit_file(rec.id()).exists() || !pid_alive(rec.state.monitor_pid))
+        && (rt
+            .paths
+            .exit_file(rec.id(), &rec.state.monitor_token)
+            .exists()
+            || !pid_alive(rec.state.monitor_pid))
         || rec.state.state == ContainerState::Created && !pid_alive(rec.state.monitor_pid)
 }
 
 /// Bring `rec` up to date. Returns true when it changed. Call with the
 /// container's lock held.
 pub fn sync_record(rt: &Runtime, rec: &mut ContainerRecord) -> bool {
-    let st = &mut rec.state;
+    let st = &rec.state;
     if !(st.state.is_active() || st.state == ContainerState::Created) {
         return false;
     }
-    if let Some((code, when)) = read_exit_file(rt, &rec.config.id) {
+    if let Some((code, when)) = read_exit_file(rt, rec) {
         mark_exited(rt, rec, code, when, None);
         return true;
     }
+    let st = &rec.state;
     if pid_alive(st.monitor_pid) {
         return false;
     }
@@ -127,13 +132,12 @@ pub fn wait_pid_exit(pid: i32, timeout: Duration) -> bool {
 
 /// After the init exited, wait (bounded) for the monitor to record the exit
 /// code: it writes the exit file right after draining output.
-pub fn wait_exit_file(rt: &Runtime, id: &str, monitor_pid: i32, limit: Duration) {
+pub fn wait_exit_file(rt: &Runtime, rec: &ContainerRecord, limit: Duration) {
+    let exit_file = rt.paths.exit_file(rec.id(), &rec.state.monitor_token);
+    let monitor_pid = rec.state.monitor_pid;
     let deadline = std::time::Instant::now() + limit;
     let mut pause = Duration::from_micros(200);
-    while !rt.paths.exit_file(id).exists()
-        && pid_alive(monitor_pid)
-        && std::time::Instant::now() < deadline
-    {
+    while !exit_file.exists() && pid_alive(monitor_pid) && std::time::Instant::now() < deadline {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));
     }
