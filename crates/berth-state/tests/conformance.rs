@@ -179,6 +179,7 @@ fn save_state_round_trip(s: &dyn StateStore) {
         restart_count: 2,
         error: "oom".into(),
         stop_requested: false,
+        monitor_token: "0123abcd".into(),
     };
     s.save_state(&id("aa"), &st).unwrap();
     let got = s.get(&id("aa")).unwrap();
