@@ -63,7 +63,7 @@ pub enum ImageCommand {
     /// Load images from an archive.
     Load(LoadArgs),
     /// List images.
-    #[command(visible_alias = "ls", alias = "list")]
+    #[command(visible_alias = "ls")]
     List(ImagesArgs),
     /// Remove images.
     #[command(visible_alias = "remove", alias = "rmi")]

@@ -154,3 +154,12 @@ fn main() {
     let code = dispatch(&cli);
     std::process::exit(code);
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_tree_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -111,6 +111,11 @@ fn capabilities(cfg: &ContainerConfig) -> Result<Capabilities> {
             .map(|c| parse_capability(c))
             .collect::<Result<_>>()?
     };
+    // As in Podman: `--cap-drop ALL` empties the set first, so
+    // `--cap-drop ALL --cap-add X` yields exactly X; named drops win over adds.
+    if cfg.cap_drop.iter().any(|c| c == "ALL") {
+        caps.clear();
+    }
     for c in &cfg.cap_add {
         if c == "ALL" {
             caps.extend(held.iter().copied());
@@ -118,14 +123,64 @@ fn capabilities(cfg: &ContainerConfig) -> Result<Capabilities> {
             caps.insert(parse_capability(c)?);
         }
     }
-    for c in &cfg.cap_drop {
-        if c == "ALL" {
-            caps.clear();
-        } else {
-            caps.remove(&parse_capability(c)?);
-        }
+    for c in cfg.cap_drop.iter().filter(|c| *c != "ALL") {
+        caps.remove(&parse_capability(c)?);
     }
     Ok(caps.intersection(&held).copied().collect())
+}
+
+/// Every device node under the host's /dev (one level of subdirectories,
+/// skipping the per-container mounts), for `--privileged`.
+fn host_devices() -> Vec<oci_spec::runtime::LinuxDevice> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut paths = Vec::new();
+    let skip = [
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/dev/fd",
+        "/dev/console",
+    ];
+    let mut dirs = vec![std::path::PathBuf::from("/dev")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if skip.iter().any(|s| path == Path::new(s)) {
+                continue;
+            }
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() && dir == Path::new("/dev") => dirs.push(path),
+                Ok(m) if m.file_type().is_char_device() || m.file_type().is_block_device() => {
+                    paths.push((path, m))
+                }
+                _ => {}
+            }
+        }
+    }
+    paths
+        .into_iter()
+        .filter_map(|(path, m)| {
+            let typ = if m.file_type().is_char_device() {
+                oci_spec::runtime::LinuxDeviceType::C
+            } else {
+                oci_spec::runtime::LinuxDeviceType::B
+            };
+            let rdev = m.rdev();
+            oci_spec::runtime::LinuxDeviceBuilder::default()
+                .path(path)
+                .typ(typ)
+                .major(rustix::fs::major(rdev) as i64)
+                .minor(rustix::fs::minor(rdev) as i64)
+                .file_mode(m.mode() & 0o7777)
+                .uid(m.uid())
+                .gid(m.gid())
+                .build()
+                .ok()
+        })
+        .collect()
 }
 
 /// Default rlimits, clamped to the hard limits berth itself holds: a
@@ -330,7 +385,8 @@ pub fn build_spec(
 
     let mut resources =
         LinuxResourcesBuilder::default().devices(vec![LinuxDeviceCgroupBuilder::default()
-            .allow(false)
+            // Deny every device but runc's defaults, or allow all when privileged.
+            .allow(cfg.privileged)
             .access("rwm")
             .build()
             .map_err(spec_err)?]);
@@ -365,7 +421,14 @@ pub fn build_spec(
         .namespaces(namespaces)
         .resources(resources.build().map_err(spec_err)?)
         .cgroups_path(format!("/berth/{}", cfg.id));
-    if !cfg.privileged {
+    if cfg.privileged {
+        // The builder's defaults mask /proc paths; a privileged container
+        // gets none of that, and every host device.
+        linux = linux
+            .masked_paths(Vec::new())
+            .readonly_paths(Vec::new())
+            .devices(host_devices());
+    } else {
         linux = linux
             .masked_paths(oci_spec::runtime::get_default_maskedpaths())
             .readonly_paths(oci_spec::runtime::get_default_readonly_paths());

@@ -25,6 +25,9 @@ pub use lookup::resolve;
 pub use mem::MemStore;
 pub use sqlite::SqliteStore;
 
+/// How long the exit code of a removed container stays readable.
+pub const EXIT_CODE_RETENTION_SECS: i64 = 300;
+
 /// The recovery command named by every "database is corrupt" error.
 pub const REPAIR_COMMAND: &str = "berth system check --repair";
 
@@ -63,6 +66,11 @@ pub trait StateStore: Send + Sync {
     /// exact name, else an exact full ID, else a unique ID prefix (only when
     /// the input is lowercase hex). See [`resolve`].
     fn lookup(&self, name_or_id: &str) -> Result<String>;
+
+    /// The last exit code of a container removed within the last
+    /// [`EXIT_CODE_RETENTION_SECS`] seconds (the store keeps it on `remove`),
+    /// `None` if unknown.
+    fn removed_exit_code(&self, id: &str) -> Result<Option<i32>>;
 
     /// The ID of the most recently created container (`--latest`), if any.
     fn latest(&self) -> Result<Option<String>>;

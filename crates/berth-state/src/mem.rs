@@ -16,6 +16,9 @@ pub struct MemStore {
 #[derive(Debug, Default)]
 struct Inner {
     rows: HashMap<String, Row>,
+    /// Exit codes of removed containers (kept for the process's lifetime:
+    /// a MemStore lives shorter than the retention period anyway).
+    exit_codes: HashMap<String, i32>,
     /// Insertion counter: the tie-break for equal creation times, like
     /// SQLite's rowid.
     next_seq: u64,
@@ -112,10 +115,20 @@ impl StateStore for MemStore {
     }
 
     fn remove(&self, id: &str) -> Result<()> {
-        match self.inner().rows.remove(id) {
-            Some(_) => Ok(()),
+        let mut inner = self.inner();
+        match inner.rows.remove(id) {
+            Some(row) => {
+                if let Some(code) = row.record.state.exit_code {
+                    inner.exit_codes.insert(id.to_string(), code);
+                }
+                Ok(())
+            }
             None => Err(Error::no_such_container(id)),
         }
+    }
+
+    fn removed_exit_code(&self, id: &str) -> Result<Option<i32>> {
+        Ok(self.inner().exit_codes.get(id).copied())
     }
 
     fn list(&self) -> Result<Vec<ContainerRecord>> {

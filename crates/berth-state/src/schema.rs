@@ -10,9 +10,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// Ordered migrations; the schema version is the number applied.
 ///
-/// Planned next versions: exit codes of removed containers and exec
-/// sessions (Podman's `ContainerExitCode` / `ContainerExecSession` tables),
-/// pods, volumes.
+/// Planned next versions: exec sessions (Podman's `ContainerExecSession`
+/// table), pods, volumes.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // v1: containers. `created` is nanoseconds since the epoch (orders
     // `ps` and picks `--latest`); `state` is the state word for cheap
@@ -28,6 +27,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX containers_by_created ON containers (created);
     CREATE INDEX containers_by_image ON containers (image_id);",
+    // v2: the last exit code of removed containers, kept for a while (like
+    // Podman's ContainerExitCode table) so `run --rm` and `wait` can report
+    // it when the monitor's cleanup removed the container first.
+    "CREATE TABLE exit_codes (
+        id      TEXT PRIMARY KEY NOT NULL,
+        code    INTEGER NOT NULL,
+        removed INTEGER NOT NULL
+    );
+    CREATE INDEX exit_codes_by_removed ON exit_codes (removed);",
 ];
 
 /// The schema version this build writes and understands.

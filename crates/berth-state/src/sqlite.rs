@@ -339,7 +339,20 @@ impl StateStore for SqliteStore {
     }
 
     fn remove(&self, id: &str) -> Result<()> {
+        let now = unix_now();
         self.write(|tx| {
+            // Keep the exit code first, in the same transaction, and drop
+            // the ones that have expired.
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO exit_codes (id, code, removed)
+                 SELECT id, json_extract(state_json, '$.exit_code'), ?2 FROM containers
+                 WHERE id = ?1 AND json_extract(state_json, '$.exit_code') IS NOT NULL",
+            )
+            .and_then(|mut st| st.execute(rusqlite::params![id, now]))
+            .map_err(|e| self.err(e))?;
+            tx.prepare_cached("DELETE FROM exit_codes WHERE removed < ?1")
+                .and_then(|mut st| st.execute([now - crate::EXIT_CODE_RETENTION_SECS]))
+                .map_err(|e| self.err(e))?;
             let changed = tx
                 .prepare_cached("DELETE FROM containers WHERE id = ?1")
                 .and_then(|mut st| st.execute([id]))
@@ -385,6 +398,17 @@ impl StateStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
+    fn removed_exit_code(&self, id: &str) -> Result<Option<i32>> {
+        let oldest = unix_now() - crate::EXIT_CODE_RETENTION_SECS;
+        let conn = self.conn();
+        conn.prepare_cached("SELECT code FROM exit_codes WHERE id = ?1 AND removed >= ?2")
+            .and_then(|mut st| {
+                st.query_row(rusqlite::params![id, oldest], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     fn containers_using_image(&self, image_id: &str) -> Result<Vec<String>> {
         let conn = self.conn();
         conn.prepare_cached("SELECT id FROM containers WHERE image_id = ?1 ORDER BY created, rowid")
@@ -410,4 +434,12 @@ impl StateStore for SqliteStore {
         }
         Ok(problems)
     }
+}
+
+/// Seconds since the epoch (exit-code retention).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

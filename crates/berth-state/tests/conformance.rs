@@ -206,6 +206,21 @@ fn remove_unknown(s: &dyn StateStore) {
     assert!(s.list().unwrap().is_empty());
 }
 
+fn exit_code_outlives_removal(s: &dyn StateStore) {
+    let mut r = record("aa", "a", 0);
+    s.add_container(&r).unwrap();
+    r.state.state = ContainerState::Exited;
+    r.state.exit_code = Some(42);
+    s.save_state(&id("aa"), &r.state).unwrap();
+    s.add_container(&record("bb", "b", 0)).unwrap();
+    assert_eq!(s.removed_exit_code(&id("aa")).unwrap(), None);
+    s.remove(&id("aa")).unwrap();
+    s.remove(&id("bb")).unwrap();
+    assert_eq!(s.removed_exit_code(&id("aa")).unwrap(), Some(42));
+    // Never exited: nothing to keep.
+    assert_eq!(s.removed_exit_code(&id("bb")).unwrap(), None);
+}
+
 fn latest(s: &dyn StateStore) {
     assert_eq!(s.latest().unwrap(), None);
     s.add_container(&record("bb", "b", 20)).unwrap();
@@ -293,6 +308,7 @@ for_all_stores!(
     exact_name_beats_id_prefix,
     save_state_round_trip,
     remove_unknown,
+    exit_code_outlives_removal,
     latest,
     image_users,
     healthy_integrity,

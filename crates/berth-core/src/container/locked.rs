@@ -199,6 +199,9 @@ impl<'r> LockedContainer<'r> {
             self.cleanup_runtime()?;
             self.init()?;
         }
+        // Taken before the start: a process that exits at once must not
+        // look as if it finished before it started.
+        let started = jiff::Timestamp::now();
         if let Err(e) = self.oci().start(self.id()) {
             // Leave nothing half-started: the container goes back to
             // "created in the database only" with the error recorded.
@@ -212,7 +215,7 @@ impl<'r> LockedContainer<'r> {
         }
         let st = &mut self.rec.state;
         st.state = ContainerState::Running;
-        st.started_at = Some(jiff::Timestamp::now());
+        st.started_at = Some(started);
         st.finished_at = None;
         st.exit_code = None;
         st.oom_killed = false;

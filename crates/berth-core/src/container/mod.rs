@@ -140,7 +140,15 @@ impl<'r> Container<'r> {
     pub fn wait_for_exit(&self) -> Result<i32> {
         let mut pause = Duration::from_micros(500);
         loop {
-            let rec = self.inspect_record()?;
+            let rec = match self.inspect_record() {
+                Ok(rec) => rec,
+                // Removed meanwhile (`--rm` and the monitor's cleanup): the
+                // store keeps the last exit code of removed containers.
+                Err(e) if e.kind == ErrorKind::NoSuchContainer => {
+                    return self.rt.store.removed_exit_code(&self.id)?.ok_or(e);
+                }
+                Err(e) => return Err(e),
+            };
             let active = rec.state.state.is_active()
                 || rec.state.state == berth_types::ContainerState::Created;
             if !active {
