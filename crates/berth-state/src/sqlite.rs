@@ -76,6 +76,14 @@ impl SqliteStore {
         let err = |e| db_error(path, e);
         let mut conn = Connection::open_with_flags(path, flags).map_err(err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // Every berth command opens and closes the database; a checkpoint at
+        // each close would cost fsyncs of the whole database per command.
+        // SQLite's automatic checkpoint (every 1000 WAL pages) does it instead.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")

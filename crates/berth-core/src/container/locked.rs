@@ -96,6 +96,12 @@ impl<'r> LockedContainer<'r> {
         if !self.check(Op::Init)? {
             return Ok(());
         }
+        self.create_under_monitor()?;
+        self.save()
+    }
+
+    /// `init` without its final save (`start` saves once, after starting).
+    pub(crate) fn create_under_monitor(&mut self) -> Result<()> {
         let rt = self.rt;
         let id = self.id().to_string();
         let mountpoint = rt
@@ -119,7 +125,7 @@ impl<'r> LockedContainer<'r> {
         st.monitor_token = token;
         st.mountpoint = Some(mountpoint.to_string_lossy().into_owned());
         st.error.clear();
-        self.save()
+        Ok(())
     }
 
     fn create_in_runtime(
@@ -197,7 +203,7 @@ impl<'r> LockedContainer<'r> {
         }
         if self.state() != ContainerState::Created {
             self.cleanup_runtime()?;
-            self.init()?;
+            self.create_under_monitor()?;
         }
         // Taken before the start: a process that exits at once must not
         // look as if it finished before it started.
@@ -347,8 +353,9 @@ impl<'r> LockedContainer<'r> {
         if self.state().is_active() {
             self.stop(timeout.unwrap_or(0))?;
         }
+        // Everything below runs under the lock; a crash part-way leaves a
+        // record that `rm` removes again (each step is idempotent).
         self.rec.state.state = ContainerState::Removing;
-        self.save()?;
         self.cleanup_runtime()?;
         let id = self.id().to_string();
         let rt = self.rt;

@@ -78,12 +78,17 @@ impl<'r> Container<'r> {
         c.check(Op::Start)?;
         if c.state() != berth_types::ContainerState::Created {
             c.cleanup_runtime()?;
-            c.init()?;
+            c.create_under_monitor()?;
         }
-        let stream = AttachStream::connect(
-            &self.rt.paths.attach_socket(&self.id),
-            c.record().config.stdin,
-        )?;
+        let attach_socket = self.rt.paths.attach_socket(&self.id);
+        let stream = match AttachStream::connect(&attach_socket, c.record().config.stdin) {
+            Ok(s) => s,
+            Err(e) => {
+                c.save()?;
+                return Err(e);
+            }
+        };
+        // One save for create + start.
         c.start()?;
         Ok(stream)
     }
