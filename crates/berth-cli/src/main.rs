@@ -143,6 +143,12 @@ fn dispatch(cli: &Cli) -> Exit {
 }
 
 fn main() {
+    // Die quietly on a closed pipe (`berth ps | head`) like other Unix
+    // tools, instead of panicking on the failed write.
+    // SAFETY: called first thing, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -89,8 +89,7 @@ fn truncated_database_gives_one_clear_error() {
             s.add_container(&r).unwrap();
         }
     }
-    // berth never checkpoints on close (one process per command); move the
-    // WAL into the main file by hand so truncating it loses real data.
+    // Make sure the WAL is in the main file, so truncating it loses data.
     {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))

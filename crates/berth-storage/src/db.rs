@@ -62,13 +62,6 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
     // busy_timeout first so that even setting WAL waits for other processes.
     conn.busy_timeout(std::time::Duration::from_secs(100))
         .map_err(|e| db_err("setting busy_timeout", e))?;
-    // No checkpoint per process exit (each berth command is one process);
-    // SQLite's automatic checkpoint keeps the WAL bounded.
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-        true,
-    )
-    .map_err(|e| db_err("configuring checkpoints", e))?;
     // journal_mode is persistent; only switch when needed (podman#17859:
     // switching on every open causes "database is locked").
     let mode: String = conn
