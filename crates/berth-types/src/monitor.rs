@@ -7,13 +7,25 @@
 //! ```text
 //! berth-mon --cid ID --bundle DIR --runtime PATH --runtime-root DIR
 //!           --pid-file FILE --exit-file FILE --log-path FILE --attach-socket FILE
-//!           --sync-fd N [--stdin] [--runtime-arg ARG]... [--exit-cmd ARG]...
+//!           --sync-fd N [--stdin] [--run] [--attach-wait]
+//!           [--runtime-arg ARG]... [--exit-cmd ARG]...
 //! ```
 //!
-//! * The monitor detaches (double fork + setsid) and becomes a child
-//!   subreaper, then runs `RUNTIME [--runtime-arg...] --root DIR create
-//!   --bundle DIR --pid-file FILE ID` with the container's stdio on pipes it
-//!   holds (stdin is `/dev/null` unless `--stdin`).
+//! * The monitor binds the attach socket first, before it detaches, so the
+//!   socket exists by the time the engine has reaped the first process.
+//! * It detaches (double fork + setsid) and becomes a child subreaper.
+//! * **create mode** (default): it runs `RUNTIME [--runtime-arg...] --root DIR
+//!   create --bundle DIR --pid-file FILE ID` with the container's stdio on
+//!   pipes it holds (stdin is `/dev/null` unless `--stdin`); the engine later
+//!   calls `RUNTIME start` and, after the exit, `RUNTIME delete`.
+//! * **run mode** (`--run`): it runs `RUNTIME ... run --bundle DIR --pid-file
+//!   FILE ID` in the foreground instead: one runtime process creates, starts,
+//!   waits for and deletes the container (two fewer runtime execs). The
+//!   container's exit code is the runtime's exit status (the runtime reports
+//!   128+N for a signal). The sync message is sent once the pid file exists;
+//!   if the runtime exits before that, its output is the error.
+//! * With `--attach-wait` the monitor starts the runtime only after the first
+//!   attach client connected (or 5 s passed), so that client sees every byte.
 //! * It writes one line of JSON, a [`SyncMessage`], to the sync fd and
 //!   closes it: the container's pid and its own, or the runtime's error.
 //! * It relays the container's stdout/stderr to the log file in k8s-file
