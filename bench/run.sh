@@ -126,9 +126,11 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$root" "$runroot" "$runc_state" "$work/json" "$work/bin"
 # Snapshot the binaries: a rebuild during the bench must not change them.
 # berth finds berth-mon beside itself.
+berth_built="$(date -u -r "$BERTH" '+%F %T') / $(date -u -r "$BERTH_MON" '+%F %T') UTC"
 cp "$BERTH" "$work/bin/berth"
 cp "$BERTH_MON" "$work/bin/berth-mon"
 BERTH=$work/bin/berth
+berth_sum=$(sha256sum "$BERTH" | cut -d' ' -f1)
 log() { echo ">> $*" >&2; }
 
 # hyperfine NAME COMMAND...: time COMMAND (no shell), JSON to $work/json/NAME.json.
@@ -431,7 +433,7 @@ runc_version=$("$runc_bin" --version | head -1 | awk '{print $NF}')
     echo "| cgroups | $(if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo v2; elif [ -d /sys/fs/cgroup/unified ]; then echo v1 hybrid; else echo v1; fi) |"
     echo "| OCI runtime | $runc_bin $runc_version (used by all three) |"
     echo "| podman | $podman_version$([ "$with_podman" = 1 ] && echo " (conmon $(conmon --version 2>/dev/null | head -1 | awk '{print $NF}'))") |"
-    echo "| berth | $("$BERTH" version 2>/dev/null | awk '/^Version/ {print $2; exit}') ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null)$(git -C "$repo" diff --quiet HEAD -- crates 2>/dev/null || echo ", uncommitted changes in crates/")) |"
+    echo "| berth | $("$BERTH" version 2>/dev/null | awk '/^Version/ {print $2; exit}'); binaries built $berth_built (berth sha256 ${berth_sum:0:12}); tree at HEAD $(git -C "$repo" rev-parse --short HEAD 2>/dev/null) of $(git -C "$repo" log -1 --format=%cd --date=format:'%F %T' 2>/dev/null)$(git -C "$repo" diff --quiet HEAD -- crates 2>/dev/null || echo ", uncommitted changes in crates/") |"
     echo
     echo "## Results"
     echo

@@ -33,6 +33,11 @@ pub struct MonitorRequest {
     pub attach_socket: PathBuf,
     /// Keep the container's stdin open as a pipe fed by attach clients.
     pub stdin: bool,
+    /// Run mode: one foreground `runtime run` creates, starts, waits for and
+    /// deletes the container (no separate start and delete execs).
+    pub run: bool,
+    /// Start the runtime only once the first attach client connected.
+    pub attach_wait: bool,
     /// The command the monitor runs after the container exited.
     pub exit_command: Vec<String>,
 }
@@ -40,9 +45,53 @@ pub struct MonitorRequest {
 /// The sync fd number the monitor is told about.
 const SYNC_FD: i32 = 3;
 
+/// A monitor that has detached and is creating (or running) the container.
+pub struct PendingMonitor {
+    sync: OwnedFd,
+    container_id: String,
+    runtime_name: String,
+    detach_status: std::process::ExitStatus,
+}
+
+impl PendingMonitor {
+    /// Wait for the monitor's report: the container's pid, or the runtime's
+    /// error. With `attach_wait`, connect the attach client first.
+    pub fn wait_ready(self) -> Result<SyncMessage> {
+        let id = &self.container_id;
+        let text = read_all(self.sync)?;
+        if text.trim().is_empty() {
+            return Err(Error::new(
+                ErrorKind::Runtime,
+                format!(
+                    "monitor for container {} exited ({}) without reporting",
+                    short(id),
+                    self.detach_status
+                ),
+            )
+            .with_subject(id));
+        }
+        let msg: SyncMessage = serde_json::from_str(text.trim()).map_err(|e| {
+            Error::internal(format!(
+                "monitor for container {} sent a bad message {text:?}: {e}",
+                short(id)
+            ))
+        })?;
+        if let Some(err) = &msg.error {
+            return Err(runtime_error(&self.runtime_name, "create", id, err));
+        }
+        Ok(msg)
+    }
+}
+
 /// Start the monitor for `req`, wait for it to create the container with
 /// `runtime`, and return what it reported (the container's pid).
 pub fn spawn_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<SyncMessage> {
+    start_monitor(runtime, req)?.wait_ready()
+}
+
+/// Start the monitor for `req` and return once it has detached (its attach
+/// socket exists then); [`PendingMonitor::wait_ready`] collects its report.
+pub fn start_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<PendingMonitor> {
     let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::io("creating the monitor sync pipe", e.into()))?;
     let mut cmd = Command::new(&req.monitor_binary);
@@ -66,6 +115,12 @@ pub fn spawn_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<S
         .arg(SYNC_FD.to_string());
     if req.stdin {
         cmd.arg("--stdin");
+    }
+    if req.run {
+        cmd.arg("--run");
+    }
+    if req.attach_wait {
+        cmd.arg("--attach-wait");
     }
     for word in &req.exit_command {
         cmd.arg("--exit-cmd").arg(word);
@@ -98,35 +153,15 @@ pub fn spawn_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<S
     // Our copy of the write end must go, or the read below never sees EOF.
     drop(write_end);
     // The first monitor process exits as soon as it has detached.
-    let status = child
+    let detach_status = child
         .wait()
         .map_err(|e| Error::io("waiting for the monitor to detach", e))?;
-    let text = read_all(read_end)?;
-    if text.trim().is_empty() {
-        return Err(Error::new(
-            ErrorKind::Runtime,
-            format!(
-                "monitor for container {} exited ({status}) without reporting",
-                short(&req.container_id)
-            ),
-        )
-        .with_subject(&req.container_id));
-    }
-    let msg: SyncMessage = serde_json::from_str(text.trim()).map_err(|e| {
-        Error::internal(format!(
-            "monitor for container {} sent a bad message {text:?}: {e}",
-            short(&req.container_id)
-        ))
-    })?;
-    if let Some(err) = &msg.error {
-        return Err(runtime_error(
-            runtime.name(),
-            "create",
-            &req.container_id,
-            err,
-        ));
-    }
-    Ok(msg)
+    Ok(PendingMonitor {
+        sync: read_end,
+        container_id: req.container_id.clone(),
+        runtime_name: runtime.name().to_string(),
+        detach_status,
+    })
 }
 
 fn short(id: &str) -> &str {

@@ -57,11 +57,12 @@ CREATE INDEX container_layers_diff ON container_layers(diff_id);
 
 /// Open the database, creating or migrating the schema.
 pub(crate) fn open(path: &Path) -> Result<Connection> {
-    let conn =
+    let mut conn =
         Connection::open(path).map_err(|e| db_err(format!("opening {}", path.display()), e))?;
-    // busy_timeout first so that even setting WAL waits for other processes.
-    conn.busy_timeout(std::time::Duration::from_secs(100))
-        .map_err(|e| db_err("setting busy_timeout", e))?;
+    // Set first, so that even switching to WAL waits for other processes.
+    // Fine-grained waits instead of SQLite's 1..25 ms sleeps (see berth-types).
+    conn.busy_handler(Some(berth_types::busy::short_waits))
+        .map_err(|e| db_err("setting the busy handler", e))?;
     // journal_mode is persistent; only switch when needed (podman#17859:
     // switching on every open causes "database is locked").
     let mode: String = conn

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod busy;
 pub mod config;
 pub mod error;
 pub mod id;

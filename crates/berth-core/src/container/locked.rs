@@ -180,6 +180,8 @@ impl<'r> LockedContainer<'r> {
             log_path: paths.log_file(&cfg.id),
             attach_socket: paths.attach_socket(&cfg.id),
             stdin: cfg.stdin,
+            run: false,
+            attach_wait: false,
             exit_command: vec![
                 rt.berth_binary.to_string_lossy().into_owned(),
                 "--root".into(),
