@@ -1,6 +1,5 @@
 //! version, info, system check.
 
-use crate::format::print_json;
 use crate::report::{fail, Exit};
 use berth_core::Runtime;
 use clap::{Args, Subcommand};
@@ -45,24 +44,13 @@ fn version_doc() -> serde_json::Value {
 
 pub fn version(a: &VersionArgs) -> Exit {
     let doc = version_doc();
-    match a.format.as_deref() {
-        Some("json") => print_json(&doc).map(|_| 0).unwrap_or(125),
-        Some(t) => match crate::format::render_template(t, false, &[], &[doc]) {
-            Ok(s) => {
-                print!("{s}");
-                0
-            }
-            Err(e) => crate::report::fail_any(&e),
-        },
-        None => {
-            let c = &doc["Client"];
-            println!("Client:       berth");
-            println!("Version:      {}", c["Version"].as_str().unwrap_or(""));
-            println!("API Version:  {}", c["APIVersion"].as_str().unwrap_or(""));
-            println!("OS/Arch:      {}", c["OsArch"].as_str().unwrap_or(""));
-            0
-        }
-    }
+    crate::format::print_document(a.format.as_deref(), &doc, |doc| {
+        let c = &doc["Client"];
+        println!("Client:       berth");
+        println!("Version:      {}", c["Version"].as_str().unwrap_or(""));
+        println!("API Version:  {}", c["APIVersion"].as_str().unwrap_or(""));
+        println!("OS/Arch:      {}", c["OsArch"].as_str().unwrap_or(""));
+    })
 }
 
 /// cgroup2 when /sys/fs/cgroup itself is the unified hierarchy.
@@ -113,20 +101,7 @@ pub fn info(rt: &Runtime, a: &InfoArgs) -> Exit {
         },
         "version": version_doc()["Client"],
     });
-    match a.format.as_deref() {
-        Some("json") => print_json(&doc).map(|_| 0).unwrap_or(125),
-        Some(t) => match crate::format::render_template(t, false, &[], &[doc]) {
-            Ok(s) => {
-                print!("{s}");
-                0
-            }
-            Err(e) => crate::report::fail_any(&e),
-        },
-        None => {
-            print_yaml(&doc, 0);
-            0
-        }
-    }
+    crate::format::print_document(a.format.as_deref(), &doc, |doc| print_yaml(doc, 0))
 }
 
 /// Podman prints `info` as YAML; a small printer for our JSON document.

@@ -207,6 +207,28 @@ pub fn align(text: &str) -> String {
     String::from_utf8_lossy(&tw.into_inner().unwrap_or_default()).into_owned()
 }
 
+/// Print one document (`version`, `info`) as `json`, through a Go
+/// template, or with `plain` when no format was asked for; returns the exit
+/// code.
+pub fn print_document(
+    format: Option<&str>,
+    doc: &serde_json::Value,
+    plain: impl FnOnce(&serde_json::Value),
+) -> i32 {
+    let printed = match format {
+        Some("json") => print_json(doc),
+        Some(t) => render_template(t, false, &[], std::slice::from_ref(doc)).map(|s| print!("{s}")),
+        None => {
+            plain(doc);
+            Ok(())
+        }
+    };
+    match printed {
+        Ok(()) => 0,
+        Err(e) => crate::report::fail_any(&e),
+    }
+}
+
 /// Print JSON the way Podman does (indented, trailing newline).
 pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
