@@ -34,6 +34,11 @@ pub struct Args {
     pub sync_fd: RawFd,
     /// Give the container a stdin pipe fed by attach clients.
     pub stdin: bool,
+    /// Run mode: `RUNTIME run` in the foreground instead of `RUNTIME create`.
+    pub run: bool,
+    /// Start the runtime only once the first attach client connected (or
+    /// [`crate::supervise::ATTACH_WAIT`] passed).
+    pub attach_wait: bool,
     /// Extra global runtime arguments, placed before `--root`.
     pub runtime_args: Vec<OsString>,
     /// Command (argv words) run after the container exited.
@@ -43,7 +48,7 @@ pub struct Args {
 /// Usage text printed for `--help` and after argument errors.
 pub const USAGE: &str = "usage: berth-mon --cid ID --bundle DIR --runtime PATH --runtime-root DIR \
 --pid-file FILE --exit-file FILE --log-path FILE --attach-socket FILE --sync-fd N \
-[--stdin] [--runtime-arg ARG]... [--exit-cmd ARG]...\n";
+[--stdin] [--run] [--attach-wait] [--runtime-arg ARG]... [--exit-cmd ARG]...\n";
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -94,11 +99,16 @@ where
         };
         match name {
             b"help" => return Ok(Parsed::Help),
-            b"stdin" => {
+            b"stdin" | b"run" | b"attach-wait" => {
                 if inline.is_some() {
-                    return Err(err("--stdin takes no value".into()));
+                    let flag = String::from_utf8_lossy(name);
+                    return Err(err(format!("--{flag} takes no value")));
                 }
-                a.stdin = true;
+                match name {
+                    b"stdin" => a.stdin = true,
+                    b"run" => a.run = true,
+                    _ => a.attach_wait = true,
+                }
                 continue;
             }
             _ => {}
@@ -257,6 +267,7 @@ mod tests {
         assert_eq!(a.cid, "c1");
         assert_eq!(a.sync_fd, 3);
         assert!(a.stdin);
+        assert!(!a.run && !a.attach_wait);
         assert_eq!(a.runtime_args, os(&["--debug"]));
         assert_eq!(a.exit_cmd, os(&["/bin/sh", "-c"]));
     }
@@ -277,6 +288,17 @@ mod tests {
         let e = parse(os(&["--sync-fd", "-4"])).unwrap_err();
         assert_eq!(e.sync_fd, None);
         assert!(matches!(parse(os(&["--help"])), Ok(Parsed::Help)));
+        assert!(parse(os(&["--run=1"])).is_err());
+    }
+
+    #[test]
+    fn mode_flags() {
+        let mut v = os(FULL);
+        v.extend(os(&["--run", "--attach-wait"]));
+        let Parsed::Run(a) = parse(v).unwrap() else {
+            panic!("help")
+        };
+        assert!(a.run && a.attach_wait && !a.stdin);
     }
 
     #[test]

@@ -81,6 +81,28 @@ impl AttachServer {
         &self.listener
     }
 
+    /// Wait until a client connects or `timeout` passed, then accept
+    /// whoever is there (`--attach-wait`).
+    pub fn wait_for_client(&mut self, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut pfd = libc::pollfd {
+                fd: self.listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+            let interrupted =
+                n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+            if !interrupted || left.is_zero() {
+                break;
+            }
+        }
+        self.accept_all();
+    }
+
     /// Accept every pending connection.
     pub fn accept_all(&mut self) {
         loop {

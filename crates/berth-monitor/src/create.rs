@@ -1,5 +1,6 @@
-//! `RUNTIME create`: pipes for the container's stdio, run the runtime, read
-//! the init's pid.
+//! Starting the runtime: pipes for the container's stdio, then `RUNTIME
+//! create` (wait for it, read the init's pid) or, in run mode, `RUNTIME run`
+//! (left running; see [`crate::runmode`]).
 
 use std::os::unix::io::{AsFd, OwnedFd};
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use crate::relay::CHUNK;
 use crate::{reap, spawn};
 
 /// Keep at most this much runtime output for the error message.
-const MAX_ERROR: usize = 16 * 1024;
+pub const MAX_ERROR: usize = 16 * 1024;
 
 /// A created (not yet started) container.
 pub struct Created {
@@ -45,9 +46,16 @@ fn pipe(ours_is_read: bool) -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok((ours, theirs))
 }
 
-/// Run `RUNTIME [args] --root R create --bundle B --pid-file P CID` and
-/// return the created container, or the error text for the SyncMessage.
-pub fn create(args: &Args) -> Result<Created, String> {
+/// The container's stdio: our nonblocking ends and the runtime's ends.
+struct Stdio {
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+    stdin: Option<OwnedFd>,
+    /// stdin, stdout, stderr as the runtime (and container) gets them.
+    theirs: [OwnedFd; 3],
+}
+
+fn stdio(args: &Args) -> Result<Stdio, String> {
     let (stdout, out_w) = pipe(true).map_err(|e| format!("pipe: {e}"))?;
     let (stderr, err_w) = pipe(true).map_err(|e| format!("pipe: {e}"))?;
     let (stdin, in_r) = if args.stdin {
@@ -58,13 +66,25 @@ pub fn create(args: &Args) -> Result<Created, String> {
             .map_err(|e| format!("open /dev/null: {e}"))?;
         (None, null)
     };
+    Ok(Stdio {
+        stdout,
+        stderr,
+        stdin,
+        theirs: [in_r, out_w, err_w],
+    })
+}
 
+/// Start `RUNTIME [args] --root R VERB --bundle B --pid-file P CID` on
+/// `theirs` as stdio, then close our copies of those ends: only the runtime
+/// (and through it the container) may hold them, or the pipes would never
+/// report EOF.
+fn spawn_runtime(args: &Args, verb: &str, theirs: [OwnedFd; 3]) -> Result<Pid, String> {
     let mut words: Vec<&std::ffi::OsStr> = vec![args.runtime.as_os_str()];
     words.extend(args.runtime_args.iter().map(|a| a.as_os_str()));
     words.extend([
         "--root".as_ref(),
         args.runtime_root.as_os_str(),
-        "create".as_ref(),
+        verb.as_ref(),
         "--bundle".as_ref(),
         args.bundle.as_os_str(),
         "--pid-file".as_ref(),
@@ -73,33 +93,49 @@ pub fn create(args: &Args) -> Result<Created, String> {
     ]);
     let argv =
         spawn::c_argv(&words).map_err(|_| "runtime argument contains a NUL byte".to_string())?;
-    let runtime = spawn::spawn(&argv, [in_r.as_fd(), out_w.as_fd(), err_w.as_fd()])
-        .map_err(|e| format!("spawn {:?}: {e}", args.runtime))?;
-    // Only the runtime (and through it the container) may hold these ends;
-    // our copies would keep the pipes from ever reporting EOF.
-    drop((in_r, out_w, err_w));
+    let [a, b, c] = &theirs;
+    spawn::spawn(&argv, [a.as_fd(), b.as_fd(), c.as_fd()])
+        .map_err(|e| format!("spawn {:?}: {e}", args.runtime))
+}
+
+/// The error text for a runtime that failed with exit code `code`: its
+/// output (stderr first: that is where runc reports errors), else a generic
+/// message naming `verb`.
+pub fn error_text(early: &[(Stream, Vec<u8>)], verb: &str, code: i32) -> String {
+    let mut text = Vec::new();
+    for want in [Stream::Stderr, Stream::Stdout] {
+        for (s, d) in early {
+            if *s == want {
+                text.extend_from_slice(d);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    let text = text.trim();
+    if text.is_empty() {
+        format!("runtime {verb} failed with exit code {code}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Run `RUNTIME [args] --root R create --bundle B --pid-file P CID` and
+/// return the created container, or the error text for the SyncMessage.
+pub fn create(args: &Args) -> Result<Created, String> {
+    let Stdio {
+        stdout,
+        stderr,
+        stdin,
+        theirs,
+    } = stdio(args)?;
+    let runtime = spawn_runtime(args, "create", theirs)?;
 
     let mut early: Vec<(Stream, Vec<u8>)> = Vec::new();
     let status = wait_collecting(runtime, &stdout, &stderr, &mut early)
         .map_err(|e| format!("wait for runtime: {e}"))?;
     let code = spawn::exit_code(status);
     if code != 0 {
-        let mut text = Vec::new();
-        // stderr first: that is where runc reports errors.
-        for want in [Stream::Stderr, Stream::Stdout] {
-            for (s, d) in &early {
-                if *s == want {
-                    text.extend_from_slice(d);
-                }
-            }
-        }
-        let text = String::from_utf8_lossy(&text);
-        let text = text.trim();
-        return Err(if text.is_empty() {
-            format!("runtime create failed with exit code {code}")
-        } else {
-            text.to_string()
-        });
+        return Err(error_text(&early, "create", code));
     }
 
     let pid_text = std::fs::read_to_string(&args.pid_file)
@@ -201,4 +237,44 @@ fn wait_collecting(
 
 fn raw(fd: &OwnedFd) -> i32 {
     std::os::unix::io::AsRawFd::as_raw_fd(fd)
+}
+
+/// A `RUNTIME run` in the foreground (run mode).
+pub struct Running {
+    /// The runtime process, our child: its exit status is the container's
+    /// exit code.
+    pub runtime: Pid,
+    /// Its pidfd; `None` if it was already gone.
+    pub pidfd: Option<OwnedFd>,
+    /// Our read end of the container's stdout (nonblocking).
+    pub stdout: OwnedFd,
+    /// Our read end of its stderr (nonblocking).
+    pub stderr: OwnedFd,
+    /// Our write end of its stdin (nonblocking), with `--stdin`.
+    pub stdin: Option<OwnedFd>,
+}
+
+/// Start `RUNTIME [args] --root R run --bundle B --pid-file P CID`; the
+/// caller relays its output and waits for the pid file
+/// ([`crate::runmode::RunStart`]).
+pub fn run(args: &Args) -> Result<Running, String> {
+    // A stale pid file would be taken for this container's.
+    match rustix::fs::unlink(&args.pid_file) {
+        Ok(()) | Err(Errno::NOENT) => {}
+        Err(e) => return Err(format!("remove {}: {e}", args.pid_file.display())),
+    }
+    let Stdio {
+        stdout,
+        stderr,
+        stdin,
+        theirs,
+    } = stdio(args)?;
+    let runtime = spawn_runtime(args, "run", theirs)?;
+    Ok(Running {
+        runtime,
+        pidfd: reap::open_pidfd(runtime),
+        stdout,
+        stderr,
+        stdin,
+    })
 }

@@ -47,8 +47,8 @@ pub fn detach() -> io::Result<()> {
 /// Set up the monitor's process environment after [`detach`]: child
 /// subreaper (the container init reparents to us once `runc create`
 /// exits), OOM-killer immunity, stdio on `/dev/null`, cwd `/`, and every fd
-/// except `keep` closed.
-pub fn settle(keep: RawFd) -> io::Result<()> {
+/// except those in `keep` (the sync fd, the attach listener) closed.
+pub fn settle(keep: &[RawFd]) -> io::Result<()> {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))?;
     // Best effort: lowering the score needs CAP_SYS_RESOURCE, and losing the
     // monitor to the OOM killer only loses the exit code, not the container.
@@ -70,18 +70,21 @@ pub fn settle(keep: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Close every fd >= 3 but `keep`. Anything the engine's caller left open
-/// (e.g. the pipe of a `$(berth run -d ...)` command substitution) would
-/// otherwise be held for the container's whole life and hang the caller.
-pub fn close_fds_except(keep: RawFd) {
-    let ranges: [(u32, u32); 2] = if keep >= 3 {
-        [(3, keep as u32 - 1), (keep as u32 + 1, u32::MAX)]
-    } else {
-        [(3, u32::MAX), (1, 0)]
-    };
-    for (first, last) in ranges {
+/// Close every fd >= 3 not in `keep`. Anything the engine's caller left
+/// open (e.g. the pipe of a `$(berth run -d ...)` command substitution)
+/// would otherwise be held for the container's whole life and hang the
+/// caller.
+pub fn close_fds_except(keep: &[RawFd]) {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|fd| **fd >= 3)
+        .map(|fd| *fd as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let close = |first: u32, last: u32| {
         if first > last {
-            continue;
+            return;
         }
         // SAFETY: plain syscall; no Rust object owns these fds any more
         // (std's own fds are 0..2, and ours are opened after this point).
@@ -89,7 +92,13 @@ pub fn close_fds_except(keep: RawFd) {
         if r != 0 {
             close_fds_slow(first, last);
         }
+    };
+    let mut first = 3u32;
+    for &k in &keep {
+        close(first, k - 1);
+        first = k + 1;
     }
+    close(first, u32::MAX);
 }
 
 /// Fallback for kernels without close_range (< 5.9): walk /proc/self/fd.

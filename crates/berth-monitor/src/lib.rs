@@ -1,9 +1,10 @@
 //! berth-mon, the per-container monitor (conmon's role for berth).
 //!
 //! The protocol with the engine is defined in `berth_types::monitor`. In
-//! short: detach, run `RUNTIME create`, report the init's pid on the sync fd,
-//! relay output to the k8s-file log and attach clients, reap the init,
-//! write the exit file, run the exit command.
+//! short: bind the attach socket, detach, run `RUNTIME create` (or, in run
+//! mode, `RUNTIME run` in the foreground), report the init's pid on the sync
+//! fd, relay output to the k8s-file log and attach clients, reap the init
+//! (or the runtime), write the exit file, run the exit command.
 //!
 //! One monitor runs per container for the container's whole life, so the
 //! crate avoids anything that costs resident memory: no async runtime, no
@@ -18,13 +19,14 @@ pub mod detach;
 pub mod log;
 pub mod reap;
 pub mod relay;
+pub mod runmode;
 pub mod spawn;
 pub mod supervise;
 pub mod sync;
 pub mod trim;
 
 use std::ffi::OsString;
-use std::os::unix::io::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use rustix::io::FdFlags;
 
@@ -62,14 +64,26 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> i32 {
     if let Err(e) = args.absolutize() {
         return fail(&sync, &format!("current directory: {e}"));
     }
+    // Bound before detaching: the socket file exists by the time the engine
+    // has reaped this process, so it may connect right away (the connection
+    // waits in the listen backlog until the monitor accepts it).
+    let attach = match attach::AttachServer::bind(&args.attach_socket) {
+        Ok(a) => a,
+        Err(e) => {
+            let path = args.attach_socket.display();
+            return fail(&sync, &format!("attach socket {path}: {e}"));
+        }
+    };
     if let Err(e) = detach::detach() {
+        attach.shutdown();
         return fail(&sync, &format!("detach: {e}"));
     }
     // From here on we are the detached monitor.
-    if let Err(e) = detach::settle(args.sync_fd) {
+    if let Err(e) = detach::settle(&[args.sync_fd, attach.listener().as_raw_fd()]) {
+        attach.shutdown();
         return fail(&sync, &format!("setup: {e}"));
     }
-    supervise::supervise(&args, sync)
+    supervise::supervise(&args, sync, attach)
 }
 
 /// Print `berth-mon: MSG` on stderr.

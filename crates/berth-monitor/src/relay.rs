@@ -15,6 +15,7 @@ use rustix::process::{Pid, WaitStatus};
 use crate::attach::{AttachServer, ClientRead};
 use crate::log::{LogFile, Stream};
 use crate::reap;
+use crate::runmode::RunStart;
 
 /// After the init exited: stop draining when the pipes stay silent this
 /// long (a process outside the container's pid namespace may still hold
@@ -42,6 +43,8 @@ pub struct Relay {
     pub log: LogFile,
     /// The attach socket and its clients.
     pub attach: AttachServer,
+    /// Run mode: the startup still in progress while the loop runs.
+    pub start: Option<RunStart>,
     /// poll(2) set and what each entry is, rebuilt every turn. Kept here,
     /// allocated up front, so an idle loop never calls the allocator (whose
     /// code pages would otherwise be faulted back in after
@@ -58,6 +61,7 @@ enum Tag {
     Signal,
     Listener,
     Stdin,
+    Start(usize),
     Client(usize),
 }
 
@@ -78,6 +82,7 @@ impl Relay {
             stdin_eof: false,
             log,
             attach,
+            start: None,
             fds: Vec::with_capacity(16),
             tags: Vec::with_capacity(16),
         }
@@ -85,13 +90,17 @@ impl Relay {
 
     /// Log and broadcast one chunk of container output.
     pub fn output(&mut self, stream: Stream, data: &[u8]) {
+        if let Some(start) = &mut self.start {
+            start.record(stream, data);
+        }
         self.log.write_chunk(stream, data);
         self.attach.broadcast(stream, data);
     }
 
     /// Run until `init` has exited and its output is drained. Returns the
     /// init's wait status, or `None` if it could not be reaped (not our
-    /// child, so its status is lost).
+    /// child, so its status is lost). In run mode `init` is the runtime,
+    /// whose exit status is the container's exit code.
     pub fn run(
         &mut self,
         init: Pid,
@@ -112,6 +121,9 @@ impl Relay {
         let mut buf = [0u8; CHUNK];
 
         loop {
+            if let Some(start) = &mut self.start {
+                start.check();
+            }
             if exited.is_some() {
                 let deadline = *deadline.get_or_insert_with(|| Instant::now() + DRAIN_MAX);
                 // The container is gone; nobody reads its stdin any more.
@@ -162,9 +174,17 @@ impl Relay {
             if let (Some(fd), false) = (&self.stdin, self.stdin_pending.is_empty()) {
                 add(fd, libc::POLLOUT, Tag::Stdin);
             }
+            if let Some(start) = &self.start {
+                for (i, entry) in start.poll_fds().into_iter().enumerate() {
+                    if let Some((fd, events)) = entry {
+                        add(fd, events, Tag::Start(i));
+                    }
+                }
+            }
 
             let timeout = match deadline {
-                None => -1,
+                // Still running; in run mode maybe waiting for the pid file.
+                None => self.start.as_ref().map_or(-1, RunStart::timeout_ms),
                 Some(d) => d
                     .saturating_duration_since(Instant::now())
                     .min(QUIET)
@@ -217,6 +237,11 @@ impl Relay {
                     }
                     Tag::Listener => accept = true,
                     Tag::Stdin => self.flush_stdin(),
+                    Tag::Start(i) => {
+                        if let Some(start) = &mut self.start {
+                            start.event(i);
+                        }
+                    }
                 }
             }
             if accept {

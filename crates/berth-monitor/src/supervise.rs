@@ -1,9 +1,10 @@
-//! The detached monitor's life: create the container, report, relay, reap,
-//! record the exit, run the exit command.
+//! The detached monitor's life: (wait for an attach client,) create or run
+//! the container, report, relay, reap, record the exit, run the exit command.
 
 use std::io;
 use std::os::unix::io::{AsFd, OwnedFd};
 use std::path::Path;
+use std::time::Duration;
 
 use rustix::fs::{Mode, OFlags};
 
@@ -11,50 +12,74 @@ use crate::args::Args;
 use crate::attach::AttachServer;
 use crate::log::LogFile;
 use crate::relay::Relay;
+use crate::runmode::RunStart;
 use crate::{create, reap, spawn, sync};
 
 /// Code written when the init's status could not be collected (it was not
 /// our child). Never produced for a container we created and reaped.
 pub const UNKNOWN_EXIT: i32 = 255;
 
+/// With `--attach-wait`, start the runtime anyway after this long without
+/// an attach client.
+pub const ATTACH_WAIT: Duration = Duration::from_secs(5);
+
 /// Monitor the container described by `args`; `sync` is the engine's sync
-/// fd. Returns the monitor's own exit code: 1 if the container could not be
-/// created, else 0.
-pub fn supervise(args: &Args, sync: OwnedFd) -> i32 {
+/// fd, `attach` the socket bound before detaching. Returns the monitor's own
+/// exit code: 1 if the container could not be created (or, in run mode,
+/// the runtime exited before writing the pid file), else 0.
+pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
     let me = rustix::process::getpid().as_raw_nonzero().get();
-    let fail = |msg: String| {
+    let fail = |attach: AttachServer, msg: String| {
+        attach.shutdown();
+        reap::sweep_all();
         let _ = sync::write_all(sync.as_fd(), &sync::encode(0, me, Some(&msg)));
         1
     };
 
-    // Everything that can fail without side effects comes before `create`,
-    // so a failure leaves no container behind.
+    // Everything that can fail without side effects comes before the
+    // runtime, so a failure leaves no container behind.
     let log = match LogFile::open(&args.log_path) {
         Ok(l) => l,
-        Err(e) => return fail(format!("open log {}: {e}", args.log_path.display())),
+        Err(e) => return fail(attach, format!("open log {}: {e}", args.log_path.display())),
     };
     let sigfd = match reap::sigchld_fd() {
         Ok(fd) => fd,
-        Err(e) => return fail(format!("signalfd: {e}")),
+        Err(e) => return fail(attach, format!("signalfd: {e}")),
     };
-    // The socket exists before the engine hears the pid, so a client can
-    // connect before `start` and miss nothing.
-    let attach = match AttachServer::bind(&args.attach_socket) {
-        Ok(a) => a,
-        Err(e) => {
-            return fail(format!(
-                "attach socket {}: {e}",
-                args.attach_socket.display()
-            ))
-        }
-    };
-    let created = match create::create(args) {
-        Ok(c) => c,
-        Err(msg) => {
+    let mut attach = attach;
+    if args.attach_wait {
+        // The client is accepted before the runtime starts, so it gets
+        // every byte, even in run mode.
+        attach.wait_for_client(ATTACH_WAIT);
+    }
+
+    if args.run {
+        let running = match create::run(args) {
+            Ok(r) => r,
+            Err(msg) => return fail(attach, msg),
+        };
+        let mut relay = Relay::new(running.stdout, running.stderr, running.stdin, log, attach);
+        relay.start = Some(RunStart::new(sync, me, &args.pid_file));
+        let status = relay.run(running.runtime, running.pidfd, &sigfd);
+        let code = status.map_or(UNKNOWN_EXIT, spawn::exit_code);
+        let mut start = relay.start.take().expect("run mode state");
+        if start.init.is_none() {
+            // No pid file: the container never ran (as far as the engine
+            // can tell). No exit file, so the engine sees a failed start.
+            start.fail(code);
+            let Relay { attach, .. } = relay;
             attach.shutdown();
             reap::sweep_all();
-            return fail(msg);
+            return 1;
         }
+        start.check_oom();
+        finish(args, relay, code, start.oom);
+        return 0;
+    }
+
+    let created = match create::create(args) {
+        Ok(c) => c,
+        Err(msg) => return fail(attach, msg),
     };
 
     let init_raw = created.init.as_raw_nonzero().get();
@@ -70,12 +95,17 @@ pub fn supervise(args: &Args, sync: OwnedFd) -> i32 {
     crate::trim::trim_startup_pages();
     let status = relay.run(created.init, created.pidfd, &sigfd);
     let code = status.map_or(UNKNOWN_EXIT, spawn::exit_code);
+    let oom = created.cgroup.as_deref().is_some_and(reap::was_oom_killed);
+    finish(args, relay, code, oom);
+    0
+}
 
+/// After the exit: OOM marker, exit file, close attach clients, exit
+/// command.
+fn finish(args: &Args, relay: Relay, code: i32, oom: bool) {
     // The OOM marker first: whoever sees the exit file may look for it.
-    if let (Some(cg), Some(dir)) = (&created.cgroup, args.exit_file.parent()) {
-        if reap::was_oom_killed(cg) {
-            let _ = std::fs::write(dir.join("oom"), b"");
-        }
+    if let (true, Some(dir)) = (oom, args.exit_file.parent()) {
+        let _ = std::fs::write(dir.join("oom"), b"");
     }
     let _ = write_exit_file(&args.exit_file, code);
 
@@ -87,7 +117,6 @@ pub fn supervise(args: &Args, sync: OwnedFd) -> i32 {
         run_exit_cmd(args);
     }
     reap::sweep_all();
-    0
 }
 
 /// Write `code` to `path` atomically: `PATH.tmp`, fsync, rename, fsync dir.

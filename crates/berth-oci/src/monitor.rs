@@ -77,7 +77,7 @@ impl PendingMonitor {
             ))
         })?;
         if let Some(err) = &msg.error {
-            return Err(runtime_error(&self.runtime_name, "create", id, err));
+            return Err(runtime_error(&self.runtime_name, "start", id, err));
         }
         Ok(msg)
     }

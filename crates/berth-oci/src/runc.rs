@@ -71,6 +71,7 @@ pub(crate) fn runtime_error(runtime: &str, verb: &str, id: &str, text: &str) -> 
     // runc wraps every create error in the same two prefixes; they add nothing.
     let text = text
         .trim_start_matches("runc create failed: ")
+        .trim_start_matches("runc run failed: ")
         .trim_start_matches("unable to start container process: ");
     let hint = match kind {
         ErrorKind::CommandNotFound => {

@@ -5,17 +5,29 @@
 //! operations run under a single lock hold.
 
 use super::sync::{self, sync_record};
+use super::AttachStream;
 use crate::spec::{build_spec, write_etc_files};
 use crate::user::resolve_user;
 use crate::Runtime;
 use berth_lock::LockGuard;
-use berth_oci::{spawn_monitor, MonitorRequest, OciRuntime};
+use berth_oci::{start_monitor, MonitorRequest, OciRuntime, PendingMonitor};
 use berth_types::{check_op, ContainerRecord, ContainerState, Error, ErrorKind, Op, Result};
 use std::time::Duration;
 
 /// How long to wait for the monitor to write the exit file once the
 /// container's init is gone.
 const EXIT_FILE_WAIT: Duration = Duration::from_secs(5);
+
+/// How `launch` puts a container into the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Launch {
+    /// `runtime create`; `start` follows separately (`init`, then `start`).
+    Create,
+    /// One foreground `runtime run` (create, start, wait, delete: two
+    /// runtime execs fewer), starting once our attach client is connected.
+    /// Used by `start_and_attach`, where the caller stays for the whole run.
+    RunAttached,
+}
 
 /// A container with its lock held. Dropping it releases the lock.
 pub struct LockedContainer<'r> {
@@ -96,12 +108,15 @@ impl<'r> LockedContainer<'r> {
         if !self.check(Op::Init)? {
             return Ok(());
         }
-        self.create_under_monitor()?;
+        self.launch(Launch::Create)?;
         self.save()
     }
 
-    /// `init` without its final save (`start` saves once, after starting).
-    pub(crate) fn create_under_monitor(&mut self) -> Result<()> {
+    /// Put the container in the runtime under a new monitor, `how` says in
+    /// which mode; with `Launch::RunAttached` the returned stream was
+    /// connected before the process started. Does not save: callers save
+    /// once, after their whole operation.
+    pub(crate) fn launch(&mut self, how: Launch) -> Result<Option<AttachStream>> {
         let rt = self.rt;
         let id = self.id().to_string();
         let mountpoint = rt
@@ -109,8 +124,26 @@ impl<'r> LockedContainer<'r> {
             .mount(&id)
             .map_err(|e| e.context(format!("mounting container {}", self.name())))?;
         let token = crate::names::random_id()[..16].to_string();
-        let msg = match self.create_in_runtime(&mountpoint, &token) {
-            Ok(msg) => msg,
+        // Taken before the process can start: one that exits at once must
+        // not look as if it finished before it started.
+        let started = jiff::Timestamp::now();
+        let launched = self
+            .start_monitor(&mountpoint, &token, how)
+            .and_then(|pending| {
+                let stream = match how {
+                    Launch::RunAttached => {
+                        let socket = rt.paths.attach_socket(&id);
+                        Some(AttachStream::connect(&socket, self.rec.config.stdin))
+                    }
+                    _ => None,
+                };
+                let msg = pending
+                    .wait_ready()
+                    .map_err(|e| e.with_subject(self.name().to_string()))?;
+                Ok((msg, stream.transpose()?))
+            });
+        let (msg, stream) = match launched {
+            Ok(ok) => ok,
             Err(e) => {
                 let _ = rt.images().and_then(|s| s.unmount(&id));
                 self.rec.state.error = e.message.clone();
@@ -119,20 +152,30 @@ impl<'r> LockedContainer<'r> {
             }
         };
         let st = &mut self.rec.state;
-        st.state = ContainerState::Created;
+        if how == Launch::Create {
+            st.state = ContainerState::Created;
+        } else {
+            st.state = ContainerState::Running;
+            st.started_at = Some(started);
+            st.finished_at = None;
+            st.exit_code = None;
+            st.oom_killed = false;
+        }
         st.pid = msg.pid;
         st.monitor_pid = msg.monitor_pid;
         st.monitor_token = token;
         st.mountpoint = Some(mountpoint.to_string_lossy().into_owned());
         st.error.clear();
-        Ok(())
+        Ok(stream)
     }
 
-    fn create_in_runtime(
+    /// Write the bundle and start the monitor (which starts the runtime).
+    fn start_monitor(
         &mut self,
         rootfs: &std::path::Path,
         token: &str,
-    ) -> Result<berth_types::monitor::SyncMessage> {
+        how: Launch,
+    ) -> Result<PendingMonitor> {
         let rt = self.rt;
         let cfg = &self.rec.config;
         let paths = &rt.paths;
@@ -180,8 +223,8 @@ impl<'r> LockedContainer<'r> {
             log_path: paths.log_file(&cfg.id),
             attach_socket: paths.attach_socket(&cfg.id),
             stdin: cfg.stdin,
-            run: false,
-            attach_wait: false,
+            run: how == Launch::RunAttached,
+            attach_wait: how == Launch::RunAttached,
             exit_command: vec![
                 rt.berth_binary.to_string_lossy().into_owned(),
                 "--root".into(),
@@ -195,7 +238,7 @@ impl<'r> LockedContainer<'r> {
                 cfg.id.clone(),
             ],
         };
-        spawn_monitor(&oci, &req).map_err(|e| e.with_subject(cfg.name.clone()))
+        start_monitor(&oci, &req).map_err(|e| e.with_subject(cfg.name.clone()))
     }
 
     /// Start the container, creating it in the runtime first if needed.
@@ -204,8 +247,11 @@ impl<'r> LockedContainer<'r> {
             return Ok(());
         }
         if self.state() != ContainerState::Created {
+            // Create mode, not run mode: a detached container may live
+            // long, and a foreground `runc run` would stay beside it for
+            // its whole life (about 9 MB private, measured).
             self.cleanup_runtime()?;
-            self.create_under_monitor()?;
+            self.launch(Launch::Create)?;
         }
         // Taken before the start: a process that exits at once must not
         // look as if it finished before it started.

@@ -76,21 +76,17 @@ impl<'r> Container<'r> {
     pub fn start_and_attach(&self) -> Result<AttachStream> {
         let mut c = self.lock()?;
         c.check(Op::Start)?;
-        if c.state() != berth_types::ContainerState::Created {
-            c.cleanup_runtime()?;
-            c.create_under_monitor()?;
+        if c.state() == berth_types::ContainerState::Created {
+            // Already in the runtime (`init`): attach, then `runtime start`.
+            let socket = self.rt.paths.attach_socket(&self.id);
+            let stream = AttachStream::connect(&socket, c.record().config.stdin)?;
+            c.start()?;
+            return Ok(stream);
         }
-        let attach_socket = self.rt.paths.attach_socket(&self.id);
-        let stream = match AttachStream::connect(&attach_socket, c.record().config.stdin) {
-            Ok(s) => s,
-            Err(e) => {
-                c.save()?;
-                return Err(e);
-            }
-        };
-        // One save for create + start.
-        c.start()?;
-        Ok(stream)
+        c.cleanup_runtime()?;
+        let stream = c.launch(locked::Launch::RunAttached)?;
+        c.save()?;
+        stream.ok_or_else(|| berth_types::Error::internal("attached launch returned no stream"))
     }
 
     /// Attach to a running container's output (and stdin if it keeps it open).

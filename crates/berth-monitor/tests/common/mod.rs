@@ -150,9 +150,7 @@ impl Env {
     pub fn monitor(&self, extra: &[&str]) -> (Output, SyncMessage) {
         let (out, text) = run_with_sync(&self.monitor_args(extra));
         assert!(out.status.success(), "berth-mon failed: {out:?}");
-        let msg: SyncMessage = serde_json::from_str(text.trim())
-            .unwrap_or_else(|e| panic!("bad sync message {text:?}: {e}"));
-        (out, msg)
+        (out, parse_sync(&text))
     }
 
     pub fn runc(&self, args: &[&str]) -> Output {
@@ -165,6 +163,20 @@ impl Env {
             .unwrap();
         assert!(out.status.success(), "runc {args:?}: {out:?}");
         out
+    }
+
+    /// runc's state directory of this container.
+    pub fn runc_state(&self) -> PathBuf {
+        self.runc_root().join(&self.cid)
+    }
+
+    /// The k8s-file log with the timestamps cut off: `STREAM F|P TEXT`.
+    pub fn log_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("ctr.log"))
+            .unwrap()
+            .lines()
+            .map(|l| l[36..].to_string())
+            .collect()
     }
 
     pub fn start(&self) {
@@ -198,6 +210,13 @@ impl Drop for Env {
 /// Run berth-mon with `args` and a pipe on fd 3; returns the parent's
 /// output and everything read from the pipe until EOF.
 pub fn run_with_sync(args: &[String]) -> (Output, String) {
+    let (out, r) = spawn_with_sync(args);
+    (out, read_sync(r))
+}
+
+/// Run berth-mon with `args` and a pipe on fd 3 until its first process
+/// exited (as the engine does); returns that output and the pipe's read end.
+pub fn spawn_with_sync(args: &[String]) -> (Output, OwnedFd) {
     let (r, w): (OwnedFd, OwnedFd) =
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let wfd = w.as_raw_fd();
@@ -220,9 +239,19 @@ pub fn run_with_sync(args: &[String]) -> (Output, String) {
     // gone: this also proves the detached monitor does not keep them.
     let out = cmd.output().unwrap();
     drop(w);
+    (out, r)
+}
+
+/// Read the sync pipe until EOF.
+pub fn read_sync(r: OwnedFd) -> String {
     let mut text = String::new();
     std::fs::File::from(r).read_to_string(&mut text).unwrap();
-    (out, text)
+    text
+}
+
+/// Parse a sync message.
+pub fn parse_sync(text: &str) -> SyncMessage {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("bad sync message {text:?}: {e}"))
 }
 
 /// Poll `cond` for up to 20 s.
