@@ -8,7 +8,7 @@
 //!                                            resolv.conf, ctr.log
 //! RUNROOT/locks/ID.lock                      per-container lock files
 //! RUNROOT/runtime/NAME/                      the OCI runtime's --root
-//! RUNROOT/containers/ID/{pidfile,exit,oom}   written by the monitor
+//! RUNROOT/containers/ID/{pidfile,exit-TOKEN,oom}  written by the monitor
 //! RUNROOT/attach/ID[..32]                    the monitor's attach socket (short:
 //!                                            unix socket paths are limited to 108 bytes)
 //! ```
