@@ -28,6 +28,9 @@
 
 mod check;
 pub mod container;
+mod hooks;
+mod image_ops;
+mod refresh;
 mod create;
 mod images;
 pub mod inspect;

@@ -10,6 +10,7 @@
 pub mod busy;
 pub mod config;
 pub mod error;
+pub mod exec;
 pub mod id;
 pub mod monitor;
 pub mod state;

@@ -3,6 +3,8 @@
 //! lock → sync → check op against the state table → act → save.
 
 pub mod attach;
+pub mod exec;
+pub mod observe;
 mod locked;
 pub mod logs;
 pub(crate) mod sync;
