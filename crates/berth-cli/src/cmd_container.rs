@@ -429,7 +429,7 @@ pub fn rename(rt: &Runtime, a: &RenameArgs) -> Exit {
 }
 
 /// `--since`/`--until`: an RFC 3339 time, or a Go duration meaning "ago".
-fn parse_time(s: &str) -> berth_core::Result<jiff::Timestamp> {
+pub fn parse_time(s: &str) -> berth_core::Result<jiff::Timestamp> {
     if let Ok(t) = s.parse::<jiff::Timestamp>() {
         return Ok(t);
     }

@@ -69,6 +69,9 @@ pub struct CreateArgs {
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long)]
+    pub restart: Option<String>,
     /// Override the image's entrypoint (a string or a JSON array).
     #[arg(long)]
     pub entrypoint: Option<String>,
@@ -121,6 +124,7 @@ impl CreateArgs {
             interactive: self.interactive,
             tty: self.tty,
             auto_remove: self.rm,
+            restart: self.restart.clone(),
         })
     }
 }

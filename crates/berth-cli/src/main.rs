@@ -2,6 +2,7 @@
 //! flags, calls the library and prints; it holds no lifecycle rules.
 
 mod cmd_container;
+mod cmd_events;
 mod cmd_image;
 mod cmd_ps;
 mod cmd_system;
@@ -72,6 +73,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd_container::ContainerCommand,
     },
+    /// Show and stream lifecycle events.
+    Events(cmd_events::EventsArgs),
     /// Load images from an archive.
     Load(cmd_image::LoadArgs),
     /// List images.
@@ -132,6 +135,7 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Logs(a) => cmd_container::logs(&rt, a),
         Command::Inspect(a) => cmd_container::inspect(&rt, a),
         Command::Container { command } => cmd_container::container(&rt, command),
+        Command::Events(a) => cmd_events::events(&rt, a),
         Command::Load(a) => cmd_image::load(&rt, a),
         Command::Images(a) => cmd_image::images(&rt, a),
         Command::Rmi(a) => cmd_image::rmi(&rt, a),

@@ -64,6 +64,8 @@ pub struct CreateOptions {
     pub tty: bool,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `--restart` (`no`, `on-failure[:N]`, `always`, `unless-stopped`).
+    pub restart: Option<String>,
 }
 
 /// The parts of an image's configuration a container is built from.
@@ -348,6 +350,13 @@ pub fn build_config(
     }
     let mut labels = image.labels.clone();
     labels.extend(parse_labels(&opts.labels)?);
+    let restart_policy = match &opts.restart {
+        Some(r) => berth_types::RestartPolicy::parse(r)?,
+        None => berth_types::RestartPolicy::default(),
+    };
+    if restart_policy.is_set() && opts.auto_remove {
+        return Err(Error::invalid("the --rm option conflicts with --restart"));
+    }
     let hostname = opts
         .hostname
         .clone()
@@ -390,6 +399,7 @@ pub fn build_config(
         auto_remove: opts.auto_remove,
         log_driver: "k8s-file".into(),
         runtime: r.runtime,
+        restart_policy,
     })
 }
 
@@ -477,6 +487,15 @@ mod tests {
             },
             CreateOptions {
                 tmpfs: vec!["/a".into(), "/a".into()],
+                ..Default::default()
+            },
+            CreateOptions {
+                restart: Some("sometimes".into()),
+                ..Default::default()
+            },
+            CreateOptions {
+                restart: Some("always".into()),
+                auto_remove: true,
                 ..Default::default()
             },
         ] {

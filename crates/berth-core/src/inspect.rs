@@ -161,7 +161,10 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             "Memory": c.resources.memory.unwrap_or(0),
             "NanoCpus": c.resources.cpus.map(|x| (x * 1e9) as i64).unwrap_or(0),
             "PidsLimit": c.resources.pids_limit.unwrap_or(0),
-            "RestartPolicy": { "Name": "", "MaximumRetryCount": 0 },
+            "RestartPolicy": {
+                "Name": if c.restart_policy.is_set() { c.restart_policy.name.as_str() } else { "" },
+                "MaximumRetryCount": c.restart_policy.max_retries,
+            },
             "LogConfig": { "Type": c.log_driver, "Config": null, "Path": paths.log_file(&c.id).to_string_lossy() },
             "NetworkMode": "none",
             "Runtime": "oci",

@@ -28,14 +28,15 @@
 
 mod check;
 pub mod container;
+mod create;
+pub mod events;
 mod hooks;
 mod image_ops;
-mod refresh;
-mod create;
 mod images;
 pub mod inspect;
 mod names;
 pub mod paths;
+mod refresh;
 mod rootfs;
 mod runtime;
 pub mod signal;
@@ -44,9 +45,11 @@ pub mod units;
 mod user;
 
 pub use berth_storage::ImageInfo;
+pub use berth_types::event::Event;
 pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
 pub use check::CheckReport;
 pub use container::logs::{read_log, LogLine, LogOptions};
 pub use container::{AttachStream, Container, LockedContainer};
 pub use create::{parse_env_file, CreateOptions, ImageDefaults};
+pub use events::EventsOptions;
 pub use runtime::{Runtime, RuntimeOptions};

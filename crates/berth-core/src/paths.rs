@@ -6,6 +6,7 @@
 //! ROOT/storage/                              images and layers (berth-storage)
 //! ROOT/containers/ID/userdata/               bundle (config.json), hosts, hostname,
 //!                                            resolv.conf, ctr.log
+//! ROOT/events/events.log[.1]                 the size-capped event log
 //! RUNROOT/locks/ID.lock                      per-container lock files
 //! RUNROOT/runtime/NAME/                      the OCI runtime's --root
 //! RUNROOT/containers/ID/{pidfile,exit-TOKEN,oom}  written by the monitor
@@ -44,6 +45,10 @@ impl Paths {
     /// Image and layer storage.
     pub fn storage(&self) -> PathBuf {
         self.root.join("storage")
+    }
+    /// The event log (`events.log`, and `events.log.1` after a rotation).
+    pub fn events_dir(&self) -> PathBuf {
+        self.root.join("events")
     }
     /// Lock files.
     pub fn locks(&self) -> PathBuf {

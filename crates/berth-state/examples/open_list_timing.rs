@@ -35,6 +35,7 @@ fn record(i: usize) -> ContainerRecord {
             auto_remove: false,
             log_driver: "k8s-file".into(),
             runtime: "runc".into(),
+            restart_policy: Default::default(),
         },
         state: RuntimeState::default(),
     }

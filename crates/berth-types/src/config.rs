@@ -47,6 +47,66 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
 }
 
+/// When a container that exited is started again by berth (`--restart`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    /// `no` (or empty), `on-failure`, `always` or `unless-stopped`.
+    pub name: String,
+    /// For `on-failure`: the most restarts (0 = no limit).
+    pub max_retries: u32,
+}
+
+impl RestartPolicy {
+    /// Parse `--restart` (`no`, `always`, `unless-stopped`, `on-failure[:N]`).
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        let (name, count) = s
+            .split_once(':')
+            .map(|(n, c)| (n, Some(c)))
+            .unwrap_or((s, None));
+        let bad = || {
+            crate::Error::invalid(format!(
+                "invalid restart policy {s:?}: use no, on-failure[:N], always or unless-stopped"
+            ))
+        };
+        let max_retries = match (name, count) {
+            ("on-failure", Some(c)) => c.parse().map_err(|_| bad())?,
+            (_, Some(_)) => return Err(bad()),
+            _ => 0,
+        };
+        match name {
+            "" | "no" | "always" | "unless-stopped" | "on-failure" => Ok(RestartPolicy {
+                name: if name.is_empty() {
+                    "no".into()
+                } else {
+                    name.into()
+                },
+                max_retries,
+            }),
+            _ => Err(bad()),
+        }
+    }
+
+    /// True when the policy restarts containers at all.
+    pub fn is_set(&self) -> bool {
+        !matches!(self.name.as_str(), "" | "no")
+    }
+
+    /// Whether a container that exited with `exit_code` after `restarts`
+    /// restarts should be started again. A user's stop always wins.
+    pub fn wants_restart(&self, exit_code: i32, restarts: u32, stopped_by_user: bool) -> bool {
+        if stopped_by_user {
+            return false;
+        }
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                exit_code != 0 && (self.max_retries == 0 || restarts < self.max_retries)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A container's configuration: fixed at create time (except the name,
 /// which `rename` changes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +163,9 @@ pub struct ContainerConfig {
     pub log_driver: String,
     /// OCI runtime name (`runc` or `crun`), chosen at create time.
     pub runtime: String,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
 }
 
 /// A container's mutable state, rewritten on every transition.
@@ -173,5 +236,26 @@ impl ContainerRecord {
     /// The container's name.
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RestartPolicy;
+
+    #[test]
+    fn restart_policies() {
+        assert!(!RestartPolicy::parse("no").unwrap().is_set());
+        let p = RestartPolicy::parse("on-failure:2").unwrap();
+        assert_eq!(p.max_retries, 2);
+        assert!(p.wants_restart(1, 1, false));
+        assert!(!p.wants_restart(1, 2, false));
+        assert!(!p.wants_restart(0, 0, false));
+        let a = RestartPolicy::parse("always").unwrap();
+        assert!(a.wants_restart(0, 100, false));
+        assert!(!a.wants_restart(137, 0, true));
+        for bad in ["sometimes", "always:3", "on-failure:x"] {
+            assert!(RestartPolicy::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -10,11 +10,14 @@
 pub mod busy;
 pub mod config;
 pub mod error;
+pub mod event;
 pub mod exec;
 pub mod id;
 pub mod monitor;
 pub mod state;
 
-pub use config::{ContainerConfig, ContainerRecord, MountKind, MountSpec, Resources, RuntimeState};
+pub use config::{
+    ContainerConfig, ContainerRecord, MountKind, MountSpec, Resources, RestartPolicy, RuntimeState,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use state::{check_op, ContainerState, Op, Verdict};

@@ -81,11 +81,22 @@ impl<'r> LockedContainer<'r> {
     }
 
     /// Reconcile with the monitor's exit file and save if anything changed.
+    /// The process that records an exit is the one that reports it
+    /// (`died`), so each exit is one event.
     pub fn sync(&mut self) -> Result<()> {
         if sync_record(self.rt, &mut self.rec) {
             self.save()?;
+            if self.state() == ContainerState::Exited {
+                self.rt
+                    .emit_container(&self.rec, "died", self.rec.state.exit_code);
+            }
         }
         Ok(())
+    }
+
+    /// Record a lifecycle event for this container.
+    pub(crate) fn event(&self, status: &str) {
+        self.rt.emit_container(&self.rec, status, None);
     }
 
     /// Check `op` against the state table: `Ok(false)` when already done.
@@ -109,7 +120,9 @@ impl<'r> LockedContainer<'r> {
             return Ok(());
         }
         self.launch(Launch::Create)?;
-        self.save()
+        self.save()?;
+        self.event("init");
+        Ok(())
     }
 
     /// Put the container in the runtime under a new monitor, `how` says in
@@ -273,7 +286,10 @@ impl<'r> LockedContainer<'r> {
         st.finished_at = None;
         st.exit_code = None;
         st.oom_killed = false;
-        self.save()
+        st.stop_requested = false;
+        self.save()?;
+        self.event("start");
+        Ok(())
     }
 
     /// Send `signal` to the container's init.
@@ -283,6 +299,7 @@ impl<'r> LockedContainer<'r> {
         if self.state() == ContainerState::Paused && signal == 9 {
             let _ = self.oci().resume(self.id());
         }
+        self.event("kill");
         Ok(())
     }
 
@@ -305,6 +322,12 @@ impl<'r> LockedContainer<'r> {
     /// init's pid to wait for, or `None` when there is nothing to stop.
     pub(crate) fn begin_stop(&mut self, timeout: u64) -> Result<Option<i32>> {
         if !self.check(Op::Stop)? {
+            // Already down, perhaps waiting out a restart back-off: the
+            // user's stop must still win over that pending restart.
+            if self.rec.config.restart_policy.is_set() && !self.rec.state.stop_requested {
+                self.rec.state.stop_requested = true;
+                self.save()?;
+            }
             return Ok(None);
         }
         let was_paused = self.state() == ContainerState::Paused;
@@ -342,7 +365,9 @@ impl<'r> LockedContainer<'r> {
             self.rec.state.finished_at = Some(jiff::Timestamp::now());
         }
         self.cleanup_runtime()?;
-        self.save()
+        self.save()?;
+        self.event("stop");
+        Ok(())
     }
 
     /// Stop while holding the lock throughout (batch use): signal, wait up to
@@ -387,10 +412,29 @@ impl<'r> LockedContainer<'r> {
         self.check(Op::Cleanup)?;
         self.cleanup_runtime()?;
         self.save()?;
+        self.event("cleanup");
+        if self.wants_restart() {
+            // Restart policy: start it again (create mode, as any start).
+            self.rec.state.restart_count += 1;
+            self.start()?;
+            self.event("restart");
+            return Ok(());
+        }
         if self.rec.config.auto_remove && self.state() == ContainerState::Exited {
             return self.remove(true, None);
         }
         Ok(())
+    }
+
+    /// Whether the restart policy asks for a start after this exit.
+    pub(crate) fn wants_restart(&self) -> bool {
+        let st = &self.rec.state;
+        st.state == ContainerState::Exited
+            && self.rec.config.restart_policy.wants_restart(
+                st.exit_code.unwrap_or(0),
+                st.restart_count,
+                st.stop_requested,
+            )
     }
 
     /// Remove the container: stop it first when forced (SIGKILL at once,
@@ -418,6 +462,7 @@ impl<'r> LockedContainer<'r> {
             }
         }
         rt.store.remove(&id)?;
+        self.event("remove");
         if let Some(guard) = self.guard.take() {
             rt.locks.remove(guard)?;
         }
@@ -430,6 +475,7 @@ impl<'r> LockedContainer<'r> {
         berth_types::id::validate_name(new_name)?;
         self.rt.store.rename(self.id(), new_name)?;
         self.rec.config.name = new_name.to_string();
+        self.event("rename");
         Ok(())
     }
 
@@ -438,7 +484,9 @@ impl<'r> LockedContainer<'r> {
         self.check(Op::Pause)?;
         self.oci().pause(self.id())?;
         self.rec.state.state = ContainerState::Paused;
-        self.save()
+        self.save()?;
+        self.event("pause");
+        Ok(())
     }
 
     /// Thaw the container.
@@ -446,7 +494,9 @@ impl<'r> LockedContainer<'r> {
         self.check(Op::Unpause)?;
         self.oci().resume(self.id())?;
         self.rec.state.state = ContainerState::Running;
-        self.save()
+        self.save()?;
+        self.event("unpause");
+        Ok(())
     }
 }
 

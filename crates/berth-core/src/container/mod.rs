@@ -4,9 +4,9 @@
 
 pub mod attach;
 pub mod exec;
-pub mod observe;
 mod locked;
 pub mod logs;
+pub mod observe;
 pub(crate) mod sync;
 
 pub use attach::AttachStream;
@@ -88,6 +88,7 @@ impl<'r> Container<'r> {
         c.cleanup_runtime()?;
         let stream = c.launch(locked::Launch::RunAttached)?;
         c.save()?;
+        c.event("start");
         stream.ok_or_else(|| berth_types::Error::internal("attached launch returned no stream"))
     }
 
@@ -136,7 +137,9 @@ impl<'r> Container<'r> {
             self.stop_with_timeout(t)?;
             c = self.lock()?;
         }
-        c.start()
+        c.start()?;
+        c.event("restart");
+        Ok(())
     }
 
     /// Block until the container is not running and return its exit code.
@@ -172,6 +175,16 @@ impl<'r> Container<'r> {
     /// removing the container if it was created with `--rm`. A container
     /// that is already gone is not an error.
     pub fn cleanup(&self) -> Result<()> {
+        // A restart policy restarts with a back-off that grows with each
+        // restart (100 ms doubling to 10 s), slept without the lock so the
+        // user can stop or remove the container meanwhile; `stop` then wins.
+        if let Ok(rec) = self.rt.store.get(&self.id) {
+            let policy = &rec.config.restart_policy;
+            if policy.is_set() && !rec.state.stop_requested {
+                let exp = rec.state.restart_count.min(7);
+                std::thread::sleep(Duration::from_millis((100u64 << exp).min(10_000)));
+            }
+        }
         match self.lock() {
             Ok(c) => c.cleanup(),
             Err(e) if e.kind == ErrorKind::NoSuchContainer => Ok(()),

@@ -96,7 +96,8 @@ fn mark_exited(
     st.pid = 0;
     st.monitor_pid = 0;
     st.oom_killed = oom;
-    st.stop_requested = false;
+    // `stop_requested` stays set until the next start: the restart policy
+    // must see that this exit was the user's doing.
     if let Some(e) = error {
         st.error = e.to_string();
     }

@@ -46,6 +46,7 @@ pub fn record_with_image(prefix: &str, name: &str, secs: i64, image: &str) -> Co
             auto_remove: false,
             log_driver: "k8s-file".into(),
             runtime: "runc".into(),
+            restart_policy: Default::default(),
         },
         state: RuntimeState::default(),
     }
