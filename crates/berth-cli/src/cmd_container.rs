@@ -41,6 +41,12 @@ pub struct StartArgs {
     /// Keep stdin open and send it to the container.
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Start every container that is not running (with --filter: the matching ones).
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: only containers matching (status=, name=, label=, restart-policy=...).
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
     #[command(flatten)]
     pub targets: Targets,
 }
@@ -162,6 +168,12 @@ pub enum ContainerCommand {
     Ps(crate::cmd_ps::PsArgs),
     Logs(LogsArgs),
     Inspect(InspectArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(crate::cmd_image::ExportArgs),
+    /// Create an image from a container.
+    Commit(crate::cmd_image::CommitArgs),
+    /// Show a container's changes against its image.
+    Diff(crate::cmd_image::DiffArgs),
 }
 
 pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
@@ -187,6 +199,9 @@ pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
         ContainerCommand::Ps(a) => crate::cmd_ps::ps(rt, a),
         ContainerCommand::Logs(a) => logs(rt, a),
         ContainerCommand::Inspect(a) => inspect(rt, a),
+        ContainerCommand::Export(a) => crate::cmd_image::export(rt, a),
+        ContainerCommand::Commit(a) => crate::cmd_image::commit(rt, a),
+        ContainerCommand::Diff(a) => crate::cmd_image::diff(rt, a),
     }
 }
 
@@ -314,6 +329,9 @@ pub fn init(rt: &Runtime, a: &ManyArgs) -> Exit {
 }
 
 pub fn start(rt: &Runtime, a: &StartArgs) -> Exit {
+    if a.all {
+        return start_all(rt, &a.filter);
+    }
     if let Some(code) = need_targets(&a.targets, false) {
         return code;
     }
@@ -335,6 +353,36 @@ pub fn start(rt: &Runtime, a: &StartArgs) -> Exit {
         };
     }
     each(rt, &a.targets, false, |c, _| c.start())
+}
+
+/// `start --all [--filter ...]`: what a boot unit runs to bring back
+/// `--restart always` containers.
+fn start_all(rt: &Runtime, filters: &[String]) -> Exit {
+    let list = match rt.containers() {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let mut outcome = Outcome::default();
+    for rec in list.iter().filter(|r| !r.state.state.is_active()) {
+        let mut keep = true;
+        for f in filters {
+            match crate::cmd_ps::matches(rec, f) {
+                Ok(m) => keep &= m,
+                Err(msg) => {
+                    eprintln!("Error: {msg}");
+                    return 125;
+                }
+            }
+        }
+        if !keep {
+            continue;
+        }
+        match rt.lookup(&rec.config.id).and_then(|c| c.start()) {
+            Ok(()) => println!("{}", rec.config.id),
+            Err(e) => outcome.error(&e),
+        }
+    }
+    outcome.exit(false)
 }
 
 pub fn stop(rt: &Runtime, a: &StopArgs) -> Exit {

@@ -35,6 +35,9 @@ pub struct ImagesArgs {
     /// Show digests.
     #[arg(long)]
     pub digests: bool,
+    /// Filter: dangling=, reference=, label=, before=, since=.
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -72,6 +75,26 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Check whether an image exists (exit 0) or not (exit 1).
     Exists { image: String },
+    /// Save images to an archive.
+    Save(SaveArgs),
+    /// Add names to an image.
+    Tag(TagArgs),
+    /// Remove names from an image.
+    Untag(UntagArgs),
+    /// Create an image from a filesystem tarball.
+    Import(ImportArgs),
+    /// Show an image's history.
+    History(HistoryArgs),
+    /// Remove unused images.
+    Prune(PruneArgs),
+    /// Show a container's changes against its image.
+    Diff(DiffArgs),
+    /// Export a container's filesystem (also top-level `export`).
+    #[command(hide = true)]
+    Export(ExportArgs),
+    /// Create an image from a container (also top-level `commit`).
+    #[command(hide = true)]
+    Commit(CommitArgs),
 }
 
 pub fn image(rt: &Runtime, cmd: &ImageCommand) -> Exit {
@@ -85,6 +108,15 @@ pub fn image(rt: &Runtime, cmd: &ImageCommand) -> Exit {
             Err(e) if e.kind == ErrorKind::NoSuchImage => 1,
             Err(e) => fail(&e),
         },
+        ImageCommand::Save(a) => save(rt, a),
+        ImageCommand::Tag(a) => tag(rt, a),
+        ImageCommand::Untag(a) => untag(rt, a),
+        ImageCommand::Import(a) => import(rt, a),
+        ImageCommand::History(a) => history(rt, a),
+        ImageCommand::Prune(a) => prune(rt, a),
+        ImageCommand::Diff(a) => diff(rt, a),
+        ImageCommand::Export(a) => export(rt, a),
+        ImageCommand::Commit(a) => commit(rt, a),
     }
 }
 
@@ -126,7 +158,10 @@ fn created(img: &ImageInfo) -> Option<jiff::Timestamp> {
 }
 
 pub fn images(rt: &Runtime, a: &ImagesArgs) -> Exit {
-    let list = match rt.list_images() {
+    let list = match rt
+        .list_images()
+        .and_then(|l| filter_images(rt, l, &a.filter))
+    {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
@@ -309,9 +344,464 @@ fn inspect(rt: &Runtime, a: &ImageInspectArgs) -> Exit {
     outcome.exit(false)
 }
 
+// ------------------------------------------------------------ image ops
+
+/// `save`: write images to an archive.
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Write to this file (a directory for oci-dir); stdout if omitted.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<String>,
+    /// docker-archive (default), oci-archive or oci-dir.
+    #[arg(long, default_value = "docker-archive")]
+    pub format: String,
+    /// Allow several images in one docker-archive (always allowed).
+    #[arg(short = 'm', long = "multi-image-archive")]
+    pub multi_image_archive: bool,
+    /// Suppress progress output (berth prints none).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Images to save.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+/// `tag IMAGE TARGET...`.
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// The image.
+    pub image: String,
+    /// New names.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+}
+
+/// `untag IMAGE [NAME...]`.
+#[derive(Args, Debug)]
+pub struct UntagArgs {
+    /// The image.
+    pub image: String,
+    /// Names to remove (all when none).
+    pub names: Vec<String>,
+}
+
+/// `import FILE|- [NAME]`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Dockerfile instructions to apply (CMD=..., ENV=K=V, ...).
+    #[arg(short = 'c', long = "change")]
+    pub change: Vec<String>,
+    /// Commit message.
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Print only the image ID.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Tarball path, or `-` for stdin.
+    pub source: String,
+    /// Name of the new image.
+    pub reference: Option<String>,
+}
+
+/// `export -o FILE CTR`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<String>,
+    /// The container.
+    pub container: String,
+}
+
+/// `commit CTR [NAME]`.
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// Dockerfile instructions to apply (CMD=..., ENV=K=V, ...).
+    #[arg(short = 'c', long = "change")]
+    pub change: Vec<String>,
+    /// Commit message.
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Author.
+    #[arg(short = 'a', long)]
+    pub author: Option<String>,
+    /// Pause the container while committing.
+    #[arg(short = 'p', long, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: Option<bool>,
+    /// Print only the image ID.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Image format (accepted; berth writes OCI configs).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// The container.
+    pub container: String,
+    /// Name of the new image.
+    pub image: Option<String>,
+}
+
+/// `diff CTR`.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// `json` for a JSON document.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The container.
+    pub container: String,
+}
+
+/// `history IMAGE`.
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Do not truncate IDs and commands.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Print only IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Human-readable sizes and times (default).
+    #[arg(short = 'H', long, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
+    pub human: bool,
+    /// table, json or a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The image.
+    pub image: String,
+}
+
+/// `image prune`.
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove every image no container uses, not only dangling ones.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// `save`.
+pub fn save(rt: &Runtime, a: &SaveArgs) -> Exit {
+    if a.output.is_none() && unsafe { libc::isatty(1) } == 1 {
+        eprintln!("Error: refusing to save to terminal. Use -o flag or redirect");
+        return 125;
+    }
+    let out = a.output.as_deref().map(std::path::Path::new);
+    match rt.save_images(&a.images, &a.format, out) {
+        Ok(()) => 0,
+        Err(e) => fail(&e),
+    }
+}
+
+/// `tag`.
+pub fn tag(rt: &Runtime, a: &TagArgs) -> Exit {
+    match rt.tag_image(&a.image, &a.targets) {
+        Ok(()) => 0,
+        Err(e) => fail(&e),
+    }
+}
+
+/// `untag`.
+pub fn untag(rt: &Runtime, a: &UntagArgs) -> Exit {
+    match rt.untag_image(&a.image, &a.names) {
+        Ok(_) => 0,
+        Err(e) => fail(&e),
+    }
+}
+
+/// `import`: prints the new image's ID.
+pub fn import(rt: &Runtime, a: &ImportArgs) -> Exit {
+    match rt.import_image(
+        &a.source,
+        &a.change,
+        a.message.as_deref(),
+        a.reference.as_deref(),
+    ) {
+        Ok(img) => {
+            println!("sha256:{}", img.id);
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `export`.
+pub fn export(rt: &Runtime, a: &ExportArgs) -> Exit {
+    if a.output.is_none() && unsafe { libc::isatty(1) } == 1 {
+        eprintln!("Error: refusing to export to terminal. Use -o flag or redirect");
+        return 125;
+    }
+    match rt.export_container(&a.container, a.output.as_deref().map(std::path::Path::new)) {
+        Ok(()) => 0,
+        Err(e) => fail(&e),
+    }
+}
+
+/// `commit`: prints the new image's ID.
+pub fn commit(rt: &Runtime, a: &CommitArgs) -> Exit {
+    let res = rt.commit_container(
+        &a.container,
+        a.image.as_deref(),
+        &a.change,
+        a.message.as_deref(),
+        a.author.as_deref(),
+        a.pause.unwrap_or(false),
+    );
+    match res {
+        Ok(img) => {
+            println!("{}", img.id);
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `diff`: `A|C|D path` lines.
+pub fn diff(rt: &Runtime, a: &DiffArgs) -> Exit {
+    let changes = match rt.container_diff(&a.container) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    if a.format.as_deref() == Some("json") {
+        let pick = |k: char| {
+            changes
+                .iter()
+                .filter(|c| c.kind == k)
+                .map(|c| c.path.clone())
+                .collect::<Vec<_>>()
+        };
+        let doc = json!({"changed": pick('C'), "added": pick('A'), "deleted": pick('D')});
+        return match print_json(&doc) {
+            Ok(()) => 0,
+            Err(e) => fail_any(&e),
+        };
+    }
+    for c in &changes {
+        println!("{} {}", c.kind, c.path);
+    }
+    0
+}
+
+/// `history`.
+pub fn history(rt: &Runtime, a: &HistoryArgs) -> Exit {
+    let steps = match rt.image_history(&a.image) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let short = |id: &str| {
+        if a.no_trunc || id.len() < 12 {
+            id.to_string()
+        } else {
+            id[..12].to_string()
+        }
+    };
+    if a.quiet {
+        steps.iter().for_each(|s| println!("{}", short(&s.id)));
+        return 0;
+    }
+    let rows: Vec<Value> = steps
+        .iter()
+        .map(|s| {
+            let t = s.created.as_deref().and_then(|c| c.parse::<jiff::Timestamp>().ok());
+            let by = if a.no_trunc || s.created_by.chars().count() <= 45 {
+                s.created_by.clone()
+            } else {
+                format!("{}...", s.created_by.chars().take(42).collect::<String>())
+            };
+            json!({
+                "ID": short(&s.id), "id": s.id,
+                "Created": t.map(|t| if a.human { format!("{} ago", human_duration(since(t))) } else { t.to_string() }).unwrap_or_default(),
+                "created": s.created.clone().unwrap_or_default(),
+                "CreatedBy": by, "Size": if a.human { human_size(s.size) } else { s.size.to_string() },
+                "size": s.size, "Comment": s.comment, "comment": s.comment,
+            })
+        })
+        .collect();
+    let result = match OutputFormat::parse(a.format.as_deref()) {
+        OutputFormat::Json => print_json(&rows),
+        OutputFormat::Template { source, table } => render_template(
+            &source,
+            table,
+            &[
+                ("ID", "ID"),
+                ("Created", "CREATED"),
+                ("CreatedBy", "CREATED BY"),
+                ("Size", "SIZE"),
+                ("Comment", "COMMENT"),
+            ],
+            &rows,
+        )
+        .map(|s| print!("{s}")),
+        OutputFormat::Table => {
+            let mut text = String::from("ID\tCREATED\tCREATED BY\tSIZE\tCOMMENT\n");
+            for r in &rows {
+                let f = |k: &str| r[k].as_str().unwrap_or("").replace('\t', " ");
+                text.push_str(
+                    &[
+                        f("ID"),
+                        f("Created"),
+                        f("CreatedBy"),
+                        f("Size"),
+                        f("Comment"),
+                    ]
+                    .join("\t"),
+                );
+                text.push('\n');
+            }
+            print!("{}", align(&text));
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => fail_any(&e),
+    }
+}
+
+/// `image prune`: prints the removed image IDs.
+pub fn prune(rt: &Runtime, a: &PruneArgs) -> Exit {
+    if !a.force {
+        let what = if a.all {
+            "all images not used by a container"
+        } else {
+            "all dangling images"
+        };
+        eprint!("WARNING! This command removes {what}.\nAre you sure you want to continue? [y/N] ");
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return 0;
+        }
+    }
+    match rt.prune_images(a.all) {
+        Ok(ids) => {
+            ids.iter().for_each(|i| println!("{i}"));
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Shell-style glob with `*` and `?` (reference filters).
+fn glob(pat: &[u8], s: &[u8]) -> bool {
+    match (pat.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => glob(&pat[1..], s) || (!s.is_empty() && glob(pat, &s[1..])),
+        (Some(b'?'), Some(_)) => glob(&pat[1..], &s[1..]),
+        (Some(p), Some(c)) if p == c => glob(&pat[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+/// Whether name `n` (`localhost/busybox:latest`) matches a reference
+/// filter: the full name, the repository, or either without the registry
+/// (and Docker Hub's `library/`).
+fn reference_matches(pat: &str, n: &str) -> bool {
+    let (repo, tag) = repo_tag(n);
+    let short = |r: &str| {
+        let r = r
+            .split_once('/')
+            .map(|(d, rest)| {
+                if d.contains('.') || d.contains(':') || d == "localhost" {
+                    rest
+                } else {
+                    r
+                }
+            })
+            .unwrap_or(r);
+        r.strip_prefix("library/").unwrap_or(r).to_string()
+    };
+    let candidates = [
+        n.to_string(),
+        repo.clone(),
+        short(&repo),
+        format!("{}:{tag}", short(&repo)),
+    ];
+    candidates
+        .iter()
+        .any(|c| glob(pat.as_bytes(), c.as_bytes()))
+}
+
+/// Apply `images --filter` expressions (all must hold).
+fn filter_images(
+    rt: &Runtime,
+    list: Vec<ImageInfo>,
+    filters: &[String],
+) -> berth_core::Result<Vec<ImageInfo>> {
+    let mut list = list;
+    for f in filters {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| Error::invalid(format!("invalid filter {f:?}: want KEY=VALUE")))?;
+        match k {
+            "dangling" => {
+                let want = matches!(v, "true" | "1");
+                if !matches!(v, "true" | "false" | "1" | "0") {
+                    return Err(Error::invalid(format!(
+                        "invalid filter {f:?}: dangling takes true or false"
+                    )));
+                }
+                list.retain(|i| i.names.is_empty() == want);
+            }
+            "reference" => list.retain(|i| i.names.iter().any(|n| reference_matches(v, n))),
+            "label" => {
+                let (lk, lv) = match v.split_once('=') {
+                    Some((a, b)) => (a, Some(b)),
+                    None => (v, None),
+                };
+                list.retain(|i| {
+                    let cfg: Value = serde_json::from_str(&i.config_json).unwrap_or(Value::Null);
+                    match &cfg["config"]["Labels"][lk] {
+                        Value::String(s) => lv.is_none_or(|want| want == s),
+                        _ => false,
+                    }
+                });
+            }
+            "before" | "since" => {
+                let pivot = rt.lookup_image(v)?;
+                let t = created(&pivot);
+                list.retain(|i| {
+                    i.id != pivot.id
+                        && match (created(i), t) {
+                            (Some(a), Some(b)) => {
+                                if k == "before" {
+                                    a < b
+                                } else {
+                                    a > b
+                                }
+                            }
+                            _ => false,
+                        }
+                });
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid filter {f:?}: unknown key {k:?}"
+                )))
+            }
+        }
+    }
+    Ok(list)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reference_filters() {
+        assert!(reference_matches("busybox", "localhost/busybox:latest"));
+        assert!(reference_matches(
+            "busybox:latest",
+            "localhost/busybox:latest"
+        ));
+        assert!(reference_matches(
+            "localhost/busy*",
+            "localhost/busybox:latest"
+        ));
+        assert!(reference_matches("alpine", "docker.io/library/alpine:3"));
+        assert!(!reference_matches("busy", "localhost/busybox:latest"));
+    }
 
     #[test]
     fn splits_repo_and_tag() {

@@ -47,7 +47,8 @@ fn name_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
-fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, String> {
+/// Whether `rec` passes one `KEY=VALUE` filter (shared by `ps` and `start --all`).
+pub(crate) fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, String> {
     let (key, value) = filter
         .split_once('=')
         .ok_or_else(|| format!("invalid filter {filter:?}: expected KEY=VALUE"))?;
@@ -65,6 +66,10 @@ fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, String> {
             Some((k, v)) => rec.config.labels.get(k).is_some_and(|x| x == v),
             None => rec.config.labels.contains_key(value),
         },
+        "restart-policy" => {
+            let p = &rec.config.restart_policy;
+            (if p.is_set() { p.name.as_str() } else { "no" }) == value
+        }
         "ancestor" => {
             rec.config.image_name.contains(value) || rec.config.image_id.starts_with(value)
         }
@@ -74,7 +79,7 @@ fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, String> {
         }
         _ => {
             return Err(format!(
-                "invalid filter {key:?}: supported are status, name, id, label, ancestor, exited"
+                "invalid filter {key:?}: supported are status, name, id, label, ancestor, exited, restart-policy"
             ))
         }
     })

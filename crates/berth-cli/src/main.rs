@@ -27,6 +27,15 @@ pub struct Cli {
     /// OCI runtime to use (crun where it works, else runc).
     #[arg(long, global = true, env = "BERTH_RUNTIME")]
     runtime: Option<String>,
+    /// Directories of OCI hook files (hooks.d); may be repeated or ':'-separated.
+    #[arg(
+        long = "hooks-dir",
+        global = true,
+        env = "BERTH_HOOKS_DIR",
+        value_delimiter = ':',
+        value_name = "PATH"
+    )]
+    hooks_dir: Vec<PathBuf>,
     /// Log level (accepted for Podman compatibility).
     #[arg(long, global = true, hide = true)]
     log_level: Option<String>,
@@ -81,6 +90,22 @@ enum Command {
     Images(cmd_image::ImagesArgs),
     /// Remove images.
     Rmi(cmd_image::RmiArgs),
+    /// Save images to an archive.
+    Save(cmd_image::SaveArgs),
+    /// Add names to an image.
+    Tag(cmd_image::TagArgs),
+    /// Remove names from an image.
+    Untag(cmd_image::UntagArgs),
+    /// Create an image from a filesystem tarball.
+    Import(cmd_image::ImportArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(cmd_image::ExportArgs),
+    /// Create an image from a container.
+    Commit(cmd_image::CommitArgs),
+    /// Show a container's changes against its image.
+    Diff(cmd_image::DiffArgs),
+    /// Show an image's history.
+    History(cmd_image::HistoryArgs),
     /// Manage images.
     Image {
         #[command(subcommand)]
@@ -102,6 +127,7 @@ fn runtime(cli: &Cli) -> berth_core::Result<berth_core::Runtime> {
         root: cli.root.clone(),
         runroot: cli.runroot.clone(),
         runtime: cli.runtime.clone(),
+        hooks_dirs: cli.hooks_dir.clone(),
         ..Default::default()
     })?;
     for w in rt.warnings() {
@@ -139,6 +165,14 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Load(a) => cmd_image::load(&rt, a),
         Command::Images(a) => cmd_image::images(&rt, a),
         Command::Rmi(a) => cmd_image::rmi(&rt, a),
+        Command::Save(a) => cmd_image::save(&rt, a),
+        Command::Tag(a) => cmd_image::tag(&rt, a),
+        Command::Untag(a) => cmd_image::untag(&rt, a),
+        Command::Import(a) => cmd_image::import(&rt, a),
+        Command::Export(a) => cmd_image::export(&rt, a),
+        Command::Commit(a) => cmd_image::commit(&rt, a),
+        Command::Diff(a) => cmd_image::diff(&rt, a),
+        Command::History(a) => cmd_image::history(&rt, a),
         Command::Image { command } => cmd_image::image(&rt, command),
         Command::Info(a) => cmd_system::info(&rt, a),
         Command::System { command } => cmd_system::system(&rt, command),

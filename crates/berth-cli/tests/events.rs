@@ -160,3 +160,36 @@ fn restart_on_failure_counts_and_success_does_not_restart() {
     env.expect(&["run", "--rm", "--restart", "always", IMAGE, "true"], 125)
         .stderr_has("conflicts");
 }
+
+#[test]
+fn start_all_filters_by_restart_policy() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&[
+        "create",
+        "--name",
+        "keep",
+        "--restart",
+        "always",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    env.ok(&["create", "--name", "other", IMAGE, "sleep", "1000"]);
+    let started = env.ok(&["start", "--all", "--filter", "restart-policy=always"]);
+    assert_eq!(started.lines().count(), 1, "{started}");
+    assert_eq!(env.status("keep"), "running");
+    assert_eq!(env.status("other"), "created");
+    let ps = env.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "restart-policy=always",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(ps.trim(), "keep");
+    env.ok(&["rm", "-f", "keep", "other"]);
+}

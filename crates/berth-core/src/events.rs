@@ -40,11 +40,7 @@ fn matches(ev: &Event, filter: &str) -> Result<bool> {
     Ok(match k {
         "container" => ev.kind == "container" && (ev.name == v || ev.id.starts_with(v)),
         "event" | "status" => ev.status == v,
-        "image" => {
-            ev.image == v
-                || ev.image.starts_with(&format!("{v}:"))
-                || ev.image.ends_with(&format!("/{v}"))
-        }
+        "image" => image_matches(&ev.image, v),
         "type" => ev.kind == v,
         "label" => match v.split_once('=') {
             Some((lk, lv)) => ev.attributes.get(lk).is_some_and(|x| x == lv),
@@ -56,6 +52,17 @@ fn matches(ev: &Event, filter: &str) -> Result<bool> {
             )))
         }
     })
+}
+
+/// `image=` matches the full name, the name without its tag, or the last
+/// path part (`busybox` for `localhost/busybox:latest`), with or without tag.
+fn image_matches(image: &str, want: &str) -> bool {
+    let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let untagged = match image[slash..].rfind(':') {
+        Some(i) => &image[..slash + i],
+        None => image,
+    };
+    [image, untagged, &image[slash..], &untagged[slash..]].contains(&want)
 }
 
 fn keep(opts: &EventsOptions, ev: &Event) -> Result<bool> {

@@ -82,7 +82,10 @@ impl Runtime {
                 state: RuntimeState::default(),
             };
             match self.store.add_container(&rec) {
-                Ok(()) => return Ok(Container::new(self, id)),
+                Ok(()) => {
+                    self.emit_container(&rec, "create", None);
+                    return Ok(Container::new(self, id));
+                }
                 Err(e)
                     if e.kind == ErrorKind::NameInUse
                         && opts.name.is_none()

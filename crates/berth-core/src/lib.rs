@@ -44,7 +44,7 @@ mod spec;
 pub mod units;
 mod user;
 
-pub use berth_storage::ImageInfo;
+pub use berth_storage::{Change, ImageInfo, SaveFormat};
 pub use berth_types::event::Event;
 pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
 pub use check::CheckReport;
@@ -52,4 +52,5 @@ pub use container::logs::{read_log, LogLine, LogOptions};
 pub use container::{AttachStream, Container, LockedContainer};
 pub use create::{parse_env_file, CreateOptions, ImageDefaults};
 pub use events::EventsOptions;
+pub use image_ops::HistoryEntry;
 pub use runtime::{Runtime, RuntimeOptions};

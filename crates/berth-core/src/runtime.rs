@@ -26,6 +26,10 @@ pub struct RuntimeOptions {
     /// Path of the `berth` CLI the monitor calls as its exit command; found
     /// beside `berth-mon` when absent.
     pub berth_binary: Option<PathBuf>,
+    /// Directories of OCI hook files (`--hooks-dir`). Empty: the
+    /// colon-separated `BERTH_HOOKS_DIR` when set, else Podman's defaults
+    /// (`/usr/share/containers/oci/hooks.d`, `/etc/containers/oci/hooks.d`).
+    pub hooks_dirs: Vec<PathBuf>,
 }
 
 /// An open engine. Cheap to create: the database is opened, nothing else.
@@ -37,6 +41,7 @@ pub struct Runtime {
     pub(crate) oci: RuntimeCli,
     pub(crate) monitor_binary: PathBuf,
     pub(crate) berth_binary: PathBuf,
+    pub(crate) hooks_dirs: Vec<PathBuf>,
     warnings: Vec<String>,
     runtime_note: Option<String>,
 }
@@ -55,6 +60,21 @@ fn find_own_binary(name: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
+/// The hook directories to use: the configured ones, else
+/// `BERTH_HOOKS_DIR`, else Podman's defaults.
+fn hooks_dirs(configured: Vec<PathBuf>) -> Vec<PathBuf> {
+    if !configured.is_empty() {
+        return configured;
+    }
+    match std::env::var_os("BERTH_HOOKS_DIR").filter(|v| !v.is_empty()) {
+        Some(v) => std::env::split_paths(&v).collect(),
+        None => crate::hooks::DEFAULT_HOOKS_DIRS
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
+    }
+}
+
 fn mkdir(p: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
@@ -65,7 +85,8 @@ fn mkdir(p: &Path, mode: u32) -> Result<()> {
 }
 
 impl Runtime {
-    /// Open the engine with `opts`.
+    /// Open the engine with `opts`. The first command after a reboot
+    /// resets the state of containers that were running (see `refresh.rs`).
     pub fn open(opts: RuntimeOptions) -> Result<Runtime> {
         let paths = Paths::new(
             opts.root.unwrap_or_else(|| DEFAULT_ROOT.into()),
@@ -87,7 +108,8 @@ impl Runtime {
                 .filter(|p| p.is_file());
             beside_monitor.unwrap_or_else(|| find_own_binary("berth"))
         });
-        Ok(Runtime {
+        let hooks_dirs = hooks_dirs(opts.hooks_dirs);
+        let rt = Runtime {
             paths,
             store: Box::new(store),
             locks: Box::new(locks),
@@ -95,6 +117,7 @@ impl Runtime {
             oci: choice.runtime,
             monitor_binary,
             berth_binary,
+            hooks_dirs,
             warnings: choice
                 .fallback_reason
                 .iter()
@@ -102,7 +125,14 @@ impl Runtime {
                 .cloned()
                 .collect(),
             runtime_note: choice.fallback_reason,
-        })
+        };
+        crate::refresh::ensure_fresh(&rt)?;
+        Ok(rt)
+    }
+
+    /// The directories OCI hook files are read from.
+    pub fn hooks_dirs(&self) -> &[PathBuf] {
+        &self.hooks_dirs
     }
 
     /// Warnings from opening (e.g. why crun was not used), for stderr.

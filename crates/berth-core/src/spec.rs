@@ -319,12 +319,14 @@ fn mounts(cfg: &ContainerConfig, userdata: &Path) -> Result<Vec<Mount>> {
 }
 
 /// Build the spec for `cfg` with its rootfs at `rootfs` and its /etc files
-/// in `userdata`; `user` is the resolved `--user`.
+/// in `userdata`; `user` is the resolved `--user`; the matching OCI hooks
+/// from `hooks_dirs` (`hooks.d` files, see `crate::hooks`) are injected.
 pub fn build_spec(
     cfg: &ContainerConfig,
     rootfs: &Path,
     userdata: &Path,
     user: &ExecUser,
+    hooks_dirs: &[std::path::PathBuf],
 ) -> Result<Spec> {
     let caps = capabilities(cfg)?;
     let mut env = cfg.env.clone();
@@ -436,7 +438,18 @@ pub fn build_spec(
 
     let mut annotations = std::collections::HashMap::new();
     annotations.insert("io.berth.container.name".to_string(), cfg.name.clone());
-    SpecBuilder::default()
+    let subject = crate::hooks::Subject {
+        annotations: &annotations,
+        command: cfg.args.first().map(String::as_str).unwrap_or_default(),
+        has_bind_mounts: crate::hooks::Subject::bind_mounts(cfg),
+    };
+    let hooks = crate::hooks::hooks_for(hooks_dirs, &subject)
+        .map_err(|e| e.with_subject(cfg.name.clone()))?;
+    let mut builder = SpecBuilder::default();
+    if let Some(h) = hooks {
+        builder = builder.hooks(h);
+    }
+    builder
         .version("1.0.2")
         .root(
             RootBuilder::default()

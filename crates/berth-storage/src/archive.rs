@@ -26,6 +26,10 @@ enum Item {
 /// An indexed, uncompressed outer tar.
 pub(crate) struct OuterArchive {
     file: File,
+    /// Set for an OCI layout directory (`oci-dir`): members are files
+    /// below it, opened with `RESOLVE_BENEATH` (the directory is input
+    /// like any archive; its symlinks must not reach out of it).
+    dir: Option<std::os::fd::OwnedFd>,
     items: HashMap<String, Item>,
     /// How errors name the archive (its path).
     pub(crate) label: String,
@@ -59,6 +63,14 @@ impl OuterArchive {
                 .with_subject(&label)
         };
         let file = File::open(path).map_err(|e| Error::io(format!("opening {label}"), e))?;
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Ok(OuterArchive {
+                dir: Some(file.try_clone().map_err(|e| err("opening", &e))?.into()),
+                file,
+                items: HashMap::new(),
+                label,
+            });
+        }
         let mut magic = [0u8; 4];
         // pread: the tar reader below must start at offset 0.
         let n = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0)
@@ -111,7 +123,12 @@ impl OuterArchive {
                 }
             }
         }
-        Ok(OuterArchive { file, items, label })
+        Ok(OuterArchive {
+            file,
+            dir: None,
+            items,
+            label,
+        })
     }
 
     fn err(&self, msg: impl std::fmt::Display) -> Error {
@@ -120,16 +137,49 @@ impl OuterArchive {
     }
 
     pub(crate) fn has(&self, name: &str) -> bool {
+        if self.dir.is_some() {
+            return self.open_in_dir(name).is_ok();
+        }
         self.items.contains_key(&member_key("", name))
     }
 
+    fn open_in_dir(&self, name: &str) -> Result<File> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or_else(|| self.err("not a directory"))?;
+        let key = member_key("", name);
+        let fd = rustix::fs::openat2(
+            dir,
+            key.as_str(),
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(|e| self.err(format!("{name:?}: {e}")))?;
+        let f = File::from(fd);
+        match f.metadata() {
+            Ok(m) if m.is_file() => Ok(f),
+            _ => Err(self.err(format!("{name:?} is not a regular file"))),
+        }
+    }
+
     /// A reader over member `name` and its size.
-    pub(crate) fn reader(&self, name: &str) -> Result<(SectionReader<'_>, u64)> {
+    pub(crate) fn reader(&self, name: &str) -> Result<(Box<dyn Read + '_>, u64)> {
+        if self.dir.is_some() {
+            let f = self.open_in_dir(name)?;
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            return Ok((Box::new(f), size));
+        }
         let mut key = member_key("", name);
         for _ in 0..16 {
             match self.items.get(&key) {
                 Some(Item::File { offset, size }) => {
-                    return Ok((SectionReader::new(&self.file, *offset, *size), *size))
+                    return Ok((
+                        Box::new(SectionReader::new(&self.file, *offset, *size)),
+                        *size,
+                    ))
                 }
                 Some(Item::Link(t)) => key = t.clone(),
                 None => return Err(self.err(format!("{name:?} is missing from the archive"))),

@@ -62,6 +62,19 @@ pub fn extract_layer<R: Read>(
     label: &str,
     opts: &ExtractOptions,
 ) -> Result<u64> {
+    extract_layer_observed(reader, dest, label, opts, &mut |_, _, _| {})
+}
+
+/// [`extract_layer`], telling `on_file(stream offset, size, cleaned path)`
+/// about every regular file's content before it is read, so a tar-split
+/// recorder can leave those bytes out (they are kept in the layer dir).
+pub(crate) fn extract_layer_observed<R: Read>(
+    reader: R,
+    dest: &Path,
+    label: &str,
+    opts: &ExtractOptions,
+    on_file: &mut dyn FnMut(u64, u64, &[u8]),
+) -> Result<u64> {
     let root = rfs::open(
         dest,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
@@ -87,7 +100,7 @@ pub fn extract_layer<R: Read>(
     let entries = archive.entries().map_err(|e| x.read_err(e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| x.read_err(e))?;
-        x.entry(&mut entry)?;
+        x.entry(&mut entry, on_file)?;
     }
     // Directory mtimes last: creating children would bump them again.
     for (comps, ts) in std::mem::take(&mut x.dir_times) {
@@ -250,7 +263,11 @@ impl Extractor<'_> {
         Ok(fd)
     }
 
-    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+    fn entry<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        on_file: &mut dyn FnMut(u64, u64, &[u8]),
+    ) -> Result<()> {
         let raw_path = entry.path_bytes().into_owned();
         let kind = entry.header().entry_type();
         if matches!(
@@ -352,6 +369,11 @@ impl Extractor<'_> {
                 )
                 .map_err(|e| self.io(&raw_path, "creating file", e))?;
                 let mut file = File::from(fd);
+                // Sparse entries' raw data is not the file's bytes: those
+                // stay in the tar-split as they are.
+                if kind != EntryType::GNUSparse {
+                    on_file(entry.raw_file_position(), size, join(&comps).as_bytes());
+                }
                 let max_left = self.max - self.written;
                 let n = io::copy(&mut Read::take(&mut *entry, max_left + 1), &mut file).map_err(
                     |e| {

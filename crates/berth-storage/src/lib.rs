@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod archive;
+mod container_fs;
 mod db;
 pub mod extract;
 #[cfg(test)]
@@ -27,7 +28,11 @@ mod images;
 mod layers;
 mod load;
 mod mount;
+mod names;
 pub mod reference;
+mod save;
+mod tarsplit;
+mod tree;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +42,8 @@ use berth_types::{Error, Result};
 use serde::Serialize;
 
 pub use extract::{extract_layer, ExtractOptions};
+pub use save::{atomic_write, SaveFormat};
+pub use tree::Change;
 
 /// Default cap on the bytes one layer may expand to (decompression-bomb guard).
 pub const DEFAULT_MAX_LAYER_BYTES: u64 = 64 << 30;

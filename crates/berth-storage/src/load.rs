@@ -18,10 +18,19 @@ use rusqlite::{params, OptionalExtension};
 use crate::archive::{self, ImageSource, LayerSource, OuterArchive};
 use crate::db::{db_err, write_tx};
 use crate::util::{make_tmp_dir, parse_digest, remove_tree, sha256_hex, HashingReader, StoreLock};
-use crate::{extract, ImageInfo, Store};
+use crate::{extract, tarsplit, ImageInfo, Store};
 
 /// Removes a temp dir unless disarmed (error paths, panics).
 struct TmpGuard(Option<PathBuf>);
+
+/// A layer extracted into `tmp/`, verified, not yet in `layers/`.
+struct Staged {
+    guard: TmpGuard,
+    diff_id: String,
+    size: u64,
+    /// Digest of the blob as read (compressed, if it was).
+    blob_digest: String,
+}
 
 impl Drop for TmpGuard {
     fn drop(&mut self) {
@@ -98,9 +107,15 @@ impl Store {
             for (layer, diff_id) in src.layers.iter().zip(&diff_ids) {
                 sizes.push(self.ensure_layer(ar, layer, diff_id, &label)?);
             }
-            if let Some(info) =
-                self.register(&id, &src, &diff_ids, &sizes, &names, created.as_deref())?
-            {
+            if let Some(info) = self.register(
+                &id,
+                &src.config,
+                src.manifest.as_ref(),
+                &diff_ids,
+                &sizes,
+                &names,
+                created.as_deref(),
+            )? {
                 return Ok(info);
             }
         }
@@ -142,15 +157,40 @@ impl Store {
             Error::new(ErrorKind::InvalidInput, format!("{label}: {msg}")).with_subject(image_label)
         };
 
+        let (section, _) = ar.reader(&layer.member)?;
+        let staged = self.stage_layer(section, &label, image_label)?;
+        if let Some(want) = &layer.blob_digest {
+            if &staged.blob_digest != want {
+                return Err(bad(format!(
+                    "blob digest mismatch: archive says {want}, content is {}",
+                    staged.blob_digest
+                )));
+            }
+        }
+        if staged.diff_id != diff_id {
+            return Err(bad(format!(
+                "content does not match diff ID (got {})",
+                staged.diff_id
+            )));
+        }
+        let size = staged.size;
+        self.place_layer(staged, &label)?;
+        Ok(size)
+    }
+
+    /// Extract a layer blob (gzip or plain tar) into `tmp/`, recording its
+    /// tar-split and digests on the way.
+    fn stage_layer(&self, blob: impl Read, label: &str, subject: &str) -> Result<Staged> {
+        let bad = |msg: String| {
+            Error::new(ErrorKind::InvalidInput, format!("{label}: {msg}")).with_subject(subject)
+        };
         let tmp = make_tmp_dir(&self.root.join("tmp"))?;
-        let mut guard = TmpGuard(Some(tmp.clone()));
+        let guard = TmpGuard(Some(tmp.clone()));
         let diff = tmp.join("diff");
         std::fs::create_dir(&diff)
             .map_err(|e| crate::storage_err(format!("creating {}", diff.display()), e))?;
-
-        let (section, _) = ar.reader(&layer.member)?;
-        let mut raw = HashingReader::new(section, u64::MAX);
-        let (got_diff, size) = {
+        let mut raw = HashingReader::new(blob, u64::MAX);
+        let (diff_id, size) = {
             let mut buf = BufReader::with_capacity(256 << 10, &mut raw);
             let head = buf.fill_buf().map_err(|e| bad(format!("reading: {e}")))?;
             let is_gzip = head.starts_with(&[0x1f, 0x8b]);
@@ -166,45 +206,122 @@ impl Store {
             // empty entries); twice the data limit leaves room for headers.
             let mut plain =
                 HashingReader::new(inner, self.max_layer_bytes.saturating_mul(2).max(1 << 20));
+            let ranges: tarsplit::Ranges = Default::default();
+            let mut rec = tarsplit::Recorder::new(
+                &mut plain,
+                &tmp.join(tarsplit::TAR_SPLIT),
+                ranges.clone(),
+            )?;
             let opts = extract::ExtractOptions {
                 max_bytes: self.max_layer_bytes,
             };
-            extract::extract_layer(&mut plain, &diff, &label, &opts)?;
+            extract::extract_layer_observed(&mut rec, &diff, label, &opts, &mut |off, n, p| {
+                ranges.borrow_mut().push_back((off, n, p.to_vec()))
+            })?;
             // Tar padding and trailing blocks are part of the diff ID.
-            io::copy(&mut plain, &mut io::sink()).map_err(|e| bad(format!("reading: {e}")))?;
+            io::copy(&mut rec, &mut io::sink()).map_err(|e| bad(format!("reading: {e}")))?;
+            rec.finish()?;
             let n = plain.count();
             (plain.digest(), n)
         };
         io::copy(&mut raw, &mut io::sink()).map_err(|e| bad(format!("reading: {e}")))?;
-        if let Some(want) = &layer.blob_digest {
-            let got = raw.digest();
-            if &got != want {
-                return Err(bad(format!(
-                    "blob digest mismatch: archive says {want}, content is {got}"
-                )));
-            }
-        }
-        if got_diff != diff_id {
-            return Err(bad(format!(
-                "content does not match diff ID (got {got_diff})"
-            )));
-        }
+        Ok(Staged {
+            guard,
+            diff_id,
+            size,
+            blob_digest: raw.digest(),
+        })
+    }
+
+    /// Rename a staged layer to `layers/<hex>`.
+    fn place_layer(&self, mut staged: Staged, label: &str) -> Result<()> {
+        let tmp = staged.guard.0.clone().expect("staged layer has a dir");
+        let dir = self.layer_dir(&staged.diff_id);
         match std::fs::rename(&tmp, &dir) {
-            Ok(()) => guard.0 = None,
+            Ok(()) => staged.guard.0 = None,
             // Someone else stored it meanwhile (or an earlier crashed load
             // left it unregistered): such a dir is complete, use it.
             Err(e) if dir.join("diff").is_dir() => drop(e),
             Err(e) => return Err(crate::storage_err(format!("{label}: storing layer"), e)),
         }
-        Ok(size)
+        Ok(())
+    }
+
+    /// Store one layer from a tar stream (plain or gzip) whose diff ID is
+    /// not known up front (`commit`, `import`). Returns (diff ID, size).
+    /// The layer is not registered until an image using it is created
+    /// with [`Store::create_image`].
+    pub fn store_layer(&self, blob: impl Read, label: &str) -> Result<(String, u64)> {
+        let staged = self.stage_layer(blob, label, label)?;
+        let out = (staged.diff_id.clone(), staged.size);
+        self.place_layer(staged, label)?;
+        Ok(out)
+    }
+
+    /// Create an image from a config blob whose layers are all stored
+    /// (`new_layers` gives the sizes of layers stored by
+    /// [`Store::store_layer`] and not registered yet). `names` must be
+    /// normalized; a name held by another image moves to this one.
+    pub fn create_image(
+        &self,
+        config: &[u8],
+        names: &[String],
+        new_layers: &[(String, u64)],
+    ) -> Result<ImageInfo> {
+        let id = sha256_hex(config);
+        let cfg: oci_spec::image::ImageConfiguration = serde_json::from_slice(config)
+            .map_err(|e| Error::invalid(format!("image {}: invalid config: {e}", &id[..12])))?;
+        let diff_ids = cfg.rootfs().diff_ids().clone();
+        let mut sizes = Vec::with_capacity(diff_ids.len());
+        for d in &diff_ids {
+            parse_digest(d).map_err(|e| Error::invalid(format!("image {}: {e}", &id[..12])))?;
+            let known = new_layers.iter().find(|(n, _)| n == d).map(|(_, s)| *s);
+            let size = match known {
+                Some(s) => s,
+                None => self
+                    .conn()
+                    .query_row("SELECT size FROM layers WHERE diff_id = ?1", [d], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .optional()
+                    .map_err(|e| db_err("looking up layer", e))?
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Storage,
+                            format!("image {}: layer {d} is not stored", &id[..12]),
+                        )
+                    })? as u64,
+            };
+            sizes.push(size);
+        }
+        self.register(
+            &id,
+            config,
+            None,
+            &diff_ids,
+            &sizes,
+            names,
+            cfg.created().as_deref(),
+        )?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Storage,
+                format!(
+                    "image {}: a layer disappeared (concurrent removal?)",
+                    &id[..12]
+                ),
+            )
+        })
     }
 
     /// Register the image in one transaction. `Ok(None)` asks the caller to
     /// retry because a layer directory vanished (concurrent removal).
+    #[allow(clippy::too_many_arguments)]
     fn register(
         &self,
         id: &str,
-        src: &ImageSource,
+        config: &[u8],
+        manifest: Option<&(String, Vec<u8>)>,
         diff_ids: &[String],
         sizes: &[u64],
         names: &[String],
@@ -216,13 +333,13 @@ impl Store {
                 return Ok(None);
             }
         }
-        let (digest, manifest) = match &src.manifest {
+        let (digest, manifest) = match manifest {
             Some((d, b)) => (d.clone(), b.clone()),
-            None => synth_manifest(&src.config, id, diff_ids, sizes),
+            None => synth_manifest(config, id, diff_ids, sizes),
         };
         let manifest = String::from_utf8(manifest)
             .map_err(|_| Error::invalid(format!("manifest of image {id} is not UTF-8")))?;
-        let config = String::from_utf8(src.config.clone())
+        let config = String::from_utf8(config.to_vec())
             .map_err(|_| Error::invalid(format!("config of image {id} is not UTF-8")))?;
         let total: u64 = sizes.iter().sum();
         let now = jiff::Timestamp::now().to_string();
@@ -252,22 +369,7 @@ impl Store {
         }
         for n in names {
             // Podman semantics: a name moves to the newly loaded image.
-            let owner: Option<String> = tx
-                .query_row("SELECT image_id FROM names WHERE name = ?1", [n], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(|e| db_err("looking up name", e))?;
-            if owner.as_deref() == Some(id) {
-                continue;
-            }
-            tx.execute("DELETE FROM names WHERE name = ?1", [n])
-                .map_err(|e| db_err("moving name", e))?;
-            tx.execute(
-                "INSERT INTO names (name, image_id, seq) VALUES (?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM names))",
-                params![n, id],
-            )
-            .map_err(|e| db_err("naming image", e))?;
+            crate::names::claim_name(&tx, n, id)?;
         }
         tx.commit().map_err(|e| db_err("committing image", e))?;
         let info = crate::images::get_image(&conn, id)?

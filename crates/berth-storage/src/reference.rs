@@ -156,6 +156,17 @@ pub fn normalize(s: &str) -> Result<String> {
     Ok(parse(s)?.to_string())
 }
 
+/// Normalize a name Podman's way for names berth gives images itself
+/// (`tag`, `commit`, `import`): a name without a registry goes to
+/// `localhost/` (`myimg` → `localhost/myimg:latest`), not to Docker Hub.
+pub fn normalize_local(s: &str) -> Result<String> {
+    if is_short_name(s) {
+        normalize(&format!("localhost/{s}"))
+    } else {
+        normalize(s)
+    }
+}
+
 /// True when `s` names no registry (`busybox`, `foo/bar:1`), i.e. it is a
 /// short name that may match a stored image from any registry.
 pub fn is_short_name(s: &str) -> bool {
@@ -210,6 +221,17 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn local_names() {
+        assert_eq!(normalize_local("myimg").unwrap(), "localhost/myimg:latest");
+        assert_eq!(normalize_local("a/b:1").unwrap(), "localhost/a/b:1");
+        assert_eq!(
+            normalize_local("docker.io/busybox").unwrap(),
+            "docker.io/library/busybox:latest"
+        );
+        assert!(normalize_local("Bad").is_err());
     }
 
     #[test]

@@ -219,7 +219,7 @@ impl<'r> LockedContainer<'r> {
         }
         write_etc_files(cfg, &userdata)?;
         let user = resolve_user(rootfs, &cfg.user, &cfg.name)?;
-        let spec = build_spec(cfg, rootfs, &userdata, &user)?;
+        let spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs)?;
         let spec_json = serde_json::to_vec_pretty(&spec)?;
         std::fs::write(userdata.join("config.json"), spec_json)
             .map_err(|e| Error::io("writing config.json", e))?;
@@ -307,7 +307,7 @@ impl<'r> LockedContainer<'r> {
     fn signal(&self, signal: i32, all: bool) -> Result<()> {
         match self.oci().kill(self.id(), signal, all) {
             Ok(()) => Ok(()),
-            Err(_) if !sync::pid_alive(self.rec.state.pid) => Ok(()),
+            Err(_) if !sync::pid_running(self.rec.state.pid) => Ok(()),
             Err(e)
                 if e.message.contains("not running")
                     || e.message.contains("process already finished") =>
@@ -358,7 +358,7 @@ impl<'r> LockedContainer<'r> {
     pub(crate) fn finish_stop(&mut self) -> Result<()> {
         sync::wait_exit_file(self.rt, &self.rec, EXIT_FILE_WAIT);
         self.sync()?;
-        if self.state().is_active() && !sync::pid_alive(self.rec.state.pid) {
+        if self.state().is_active() && !sync::pid_running(self.rec.state.pid) {
             // The monitor is alive but silent: record the exit ourselves.
             self.rec.state.state = ContainerState::Exited;
             self.rec.state.exit_code.get_or_insert(137);

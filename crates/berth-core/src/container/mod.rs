@@ -2,6 +2,7 @@
 //! libpod's Container API. Every operation is
 //! lock → sync → check op against the state table → act → save.
 
+pub mod artifacts;
 pub mod attach;
 pub mod exec;
 mod locked;

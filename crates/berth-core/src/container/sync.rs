@@ -24,6 +24,23 @@ pub fn pid_alive(pid: i32) -> bool {
     }
 }
 
+/// True when `pid` exists and is not a zombie: a process whose parent died
+/// is reparented to pid 1, which may take its time to reap it, and a dead
+/// container must not count as running meanwhile.
+pub fn pid_running(pid: i32) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the command name's ')'.
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|s| s != "Z" && s != "X"),
+        Err(_) => false,
+    }
+}
+
 /// Read the monitor's exit file: the container's exit code and when it was
 /// written.
 pub fn read_exit_file(rt: &Runtime, rec: &ContainerRecord) -> Option<(i32, jiff::Timestamp)> {
@@ -46,8 +63,8 @@ pub fn needs_sync(rt: &Runtime, rec: &ContainerRecord) -> bool {
             .paths
             .exit_file(rec.id(), &rec.state.monitor_token)
             .exists()
-            || !pid_alive(rec.state.monitor_pid))
-        || rec.state.state == ContainerState::Created && !pid_alive(rec.state.monitor_pid)
+            || !pid_running(rec.state.monitor_pid))
+        || rec.state.state == ContainerState::Created && !pid_running(rec.state.monitor_pid)
 }
 
 /// Bring `rec` up to date. Returns true when it changed. Call with the
@@ -62,13 +79,13 @@ pub fn sync_record(rt: &Runtime, rec: &mut ContainerRecord) -> bool {
         return true;
     }
     let st = &rec.state;
-    if pid_alive(st.monitor_pid) {
+    if pid_running(st.monitor_pid) {
         return false;
     }
     // The monitor is gone without writing an exit file (it was killed).
     // While the container's init lives the container is still running; the
     // exit code is lost once it is gone.
-    if pid_alive(st.pid) {
+    if pid_running(st.pid) {
         return false;
     }
     mark_exited(
@@ -138,7 +155,7 @@ pub fn wait_exit_file(rt: &Runtime, rec: &ContainerRecord, limit: Duration) {
     let monitor_pid = rec.state.monitor_pid;
     let deadline = std::time::Instant::now() + limit;
     let mut pause = Duration::from_micros(200);
-    while !exit_file.exists() && pid_alive(monitor_pid) && std::time::Instant::now() < deadline {
+    while !exit_file.exists() && pid_running(monitor_pid) && std::time::Instant::now() < deadline {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));
     }
