@@ -1,4 +1,4 @@
-//! Container verbs: create, run, init, start, stop, kill, restart, wait, rm,
+//! Container verbs: create, run, init, start, stop, kill, restart, rm,
 //! pause, unpause, rename, logs, inspect, `container exists|cleanup`.
 
 use crate::create_args::CreateArgs;
@@ -158,7 +158,12 @@ pub enum ContainerCommand {
     Stop(StopArgs),
     Kill(KillArgs),
     Restart(StopArgs),
-    Wait(ManyArgs),
+    Wait(crate::cmd_observe::WaitArgs),
+    Exec(crate::cmd_exec::ExecArgs),
+    Top(crate::cmd_observe::TopArgs),
+    Stats(crate::cmd_observe::StatsArgs),
+    Update(crate::cmd_observe::UpdateArgs),
+    Port(crate::cmd_observe::PortArgs),
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
     Pause(ManyArgs),
@@ -191,7 +196,12 @@ pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
         ContainerCommand::Stop(a) => stop(rt, a),
         ContainerCommand::Kill(a) => kill(rt, a),
         ContainerCommand::Restart(a) => restart(rt, a),
-        ContainerCommand::Wait(a) => wait(rt, a),
+        ContainerCommand::Wait(a) => crate::cmd_observe::wait(rt, a),
+        ContainerCommand::Exec(a) => crate::cmd_exec::exec(rt, a),
+        ContainerCommand::Top(a) => crate::cmd_observe::top(rt, a),
+        ContainerCommand::Stats(a) => crate::cmd_observe::stats(rt, a),
+        ContainerCommand::Update(a) => crate::cmd_observe::update(rt, a),
+        ContainerCommand::Port(a) => crate::cmd_observe::port(rt, a),
         ContainerCommand::Rm(a) => rm(rt, a),
         ContainerCommand::Pause(a) => pause(rt, a),
         ContainerCommand::Unpause(a) => unpause(rt, a),
@@ -429,20 +439,6 @@ pub fn kill(rt: &Runtime, a: &KillArgs) -> Exit {
 
 pub fn restart(rt: &Runtime, a: &StopArgs) -> Exit {
     each(rt, &a.targets, a.all, |c, _| c.restart(a.time))
-}
-
-pub fn wait(rt: &Runtime, a: &ManyArgs) -> Exit {
-    if let Some(code) = need_targets(&a.targets, false) {
-        return code;
-    }
-    let mut outcome = Outcome::default();
-    for (_, c) in resolve(rt, &a.targets, false) {
-        match c.and_then(|c| c.wait_for_exit()) {
-            Ok(code) => println!("{code}"),
-            Err(e) => outcome.error(&e),
-        }
-    }
-    outcome.exit(false)
 }
 
 pub fn rm(rt: &Runtime, a: &RmArgs) -> Exit {

@@ -3,7 +3,9 @@
 
 mod cmd_container;
 mod cmd_events;
+mod cmd_exec;
 mod cmd_image;
+mod cmd_observe;
 mod cmd_ps;
 mod cmd_system;
 mod create_args;
@@ -59,8 +61,18 @@ enum Command {
     Kill(cmd_container::KillArgs),
     /// Restart containers.
     Restart(cmd_container::StopArgs),
-    /// Wait for containers to stop and print their exit codes.
-    Wait(cmd_container::ManyArgs),
+    /// Wait for containers to reach a condition and print their exit codes.
+    Wait(cmd_observe::WaitArgs),
+    /// Run a command in a running container.
+    Exec(cmd_exec::ExecArgs),
+    /// Show the processes of a container.
+    Top(cmd_observe::TopArgs),
+    /// Show containers' resource use.
+    Stats(cmd_observe::StatsArgs),
+    /// Change containers' cgroup limits.
+    Update(cmd_observe::UpdateArgs),
+    /// List a container's port mappings.
+    Port(cmd_observe::PortArgs),
     /// Remove containers.
     #[command(visible_alias = "remove")]
     Rm(cmd_container::RmArgs),
@@ -152,7 +164,12 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Stop(a) => cmd_container::stop(&rt, a),
         Command::Kill(a) => cmd_container::kill(&rt, a),
         Command::Restart(a) => cmd_container::restart(&rt, a),
-        Command::Wait(a) => cmd_container::wait(&rt, a),
+        Command::Wait(a) => cmd_observe::wait(&rt, a),
+        Command::Exec(a) => cmd_exec::exec(&rt, a),
+        Command::Top(a) => cmd_observe::top(&rt, a),
+        Command::Stats(a) => cmd_observe::stats(&rt, a),
+        Command::Update(a) => cmd_observe::update(&rt, a),
+        Command::Port(a) => cmd_observe::port(&rt, a),
         Command::Rm(a) => cmd_container::rm(&rt, a),
         Command::Pause(a) => cmd_container::pause(&rt, a),
         Command::Unpause(a) => cmd_container::unpause(&rt, a),

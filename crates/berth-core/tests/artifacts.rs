@@ -35,7 +35,10 @@ fn artifacts_live_and_die_with_their_container() {
     rt.load_images(&archive).unwrap();
     let _ = std::fs::remove_file(&archive);
     let c = rt
-        .create_container(&CreateOptions { image: "localhost/busybox".into(), ..Default::default() })
+        .create_container(&CreateOptions {
+            image: "localhost/busybox".into(),
+            ..Default::default()
+        })
         .unwrap();
     c.artifact_add("notes.txt", b"hello").unwrap();
     c.artifact_add("notes.txt", b"hello again").unwrap();

@@ -39,6 +39,11 @@ pub struct Args {
     /// Start the runtime only once the first attach client connected (or
     /// [`crate::supervise::ATTACH_WAIT`] passed).
     pub attach_wait: bool,
+    /// Exec mode (`--exec`): `RUNTIME exec --process FILE` in the
+    /// foreground, run mode's machinery otherwise (see `berth_types::exec`).
+    pub exec: bool,
+    /// The OCI `process.json` of exec mode (`--process FILE`).
+    pub process: PathBuf,
     /// Extra global runtime arguments, placed before `--root`.
     pub runtime_args: Vec<OsString>,
     /// Command (argv words) run after the container exited.
@@ -48,7 +53,8 @@ pub struct Args {
 /// Usage text printed for `--help` and after argument errors.
 pub const USAGE: &str = "usage: berth-mon --cid ID --bundle DIR --runtime PATH --runtime-root DIR \
 --pid-file FILE --exit-file FILE --log-path FILE --attach-socket FILE --sync-fd N \
-[--stdin] [--run] [--attach-wait] [--runtime-arg ARG]... [--exit-cmd ARG]...\n";
+[--stdin] [--run] [--attach-wait] [--exec --process FILE] [--runtime-arg ARG]... \
+[--exit-cmd ARG]...\n";
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -99,7 +105,7 @@ where
         };
         match name {
             b"help" => return Ok(Parsed::Help),
-            b"stdin" | b"run" | b"attach-wait" => {
+            b"stdin" | b"run" | b"attach-wait" | b"exec" => {
                 if inline.is_some() {
                     let flag = String::from_utf8_lossy(name);
                     return Err(err(format!("--{flag} takes no value")));
@@ -107,6 +113,7 @@ where
                 match name {
                     b"stdin" => a.stdin = true,
                     b"run" => a.run = true,
+                    b"exec" => a.exec = true,
                     _ => a.attach_wait = true,
                 }
                 continue;
@@ -121,6 +128,7 @@ where
         match name {
             b"cid" => a.cid = value,
             b"bundle" => a.bundle = value.into(),
+            b"process" => a.process = value.into(),
             b"runtime" => a.runtime = value,
             b"runtime-root" => a.runtime_root = value.into(),
             b"pid-file" => a.pid_file = value.into(),
@@ -138,9 +146,11 @@ where
         }
     }
 
-    let required: [(&str, bool); 9] = [
+    let required: [(&str, bool); 10] = [
         ("cid", a.cid.is_empty()),
-        ("bundle", a.bundle.as_os_str().is_empty()),
+        // Exec mode runs in an existing container: no bundle, a process.
+        ("bundle", a.bundle.as_os_str().is_empty() && !a.exec),
+        ("process", a.exec && a.process.as_os_str().is_empty()),
         ("runtime", a.runtime.is_empty()),
         ("runtime-root", a.runtime_root.as_os_str().is_empty()),
         ("pid-file", a.pid_file.as_os_str().is_empty()),
@@ -188,6 +198,7 @@ impl Args {
     pub fn absolutize(&mut self) -> std::io::Result<()> {
         if [
             &self.bundle,
+            &self.process,
             &self.runtime_root,
             &self.pid_file,
             &self.exit_file,
@@ -195,7 +206,7 @@ impl Args {
             &self.attach_socket,
         ]
         .iter()
-        .all(|p| p.is_absolute())
+        .all(|p| p.is_absolute() || p.as_os_str().is_empty())
             && (!self.runtime.as_bytes().contains(&b'/') || self.runtime.as_bytes()[0] == b'/')
         {
             return Ok(());
@@ -203,13 +214,14 @@ impl Args {
         let cwd = std::env::current_dir()?;
         for p in [
             &mut self.bundle,
+            &mut self.process,
             &mut self.runtime_root,
             &mut self.pid_file,
             &mut self.exit_file,
             &mut self.log_path,
             &mut self.attach_socket,
         ] {
-            if p.is_relative() {
+            if p.is_relative() && !p.as_os_str().is_empty() {
                 *p = cwd.join(&*p);
             }
         }
@@ -299,6 +311,28 @@ mod tests {
             panic!("help")
         };
         assert!(a.run && a.attach_wait && !a.stdin);
+    }
+
+    #[test]
+    fn exec_mode_needs_a_process_not_a_bundle() {
+        let no_bundle: Vec<_> = os(FULL)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !(2..4).contains(i))
+            .map(|(_, v)| v)
+            .collect();
+        let mut v = no_bundle.clone();
+        v.push("--exec".into());
+        assert_eq!(parse(v.clone()).unwrap_err().message, "missing --process");
+        v.extend(os(&["--process", "p.json"]));
+        let Parsed::Run(mut a) = parse(v).unwrap() else {
+            panic!("help")
+        };
+        assert!(a.exec && a.bundle.as_os_str().is_empty());
+        a.absolutize().unwrap();
+        assert!(a.process.is_absolute());
+        assert!(a.bundle.as_os_str().is_empty());
+        assert_eq!(parse(no_bundle).unwrap_err().message, "missing --bundle");
     }
 
     #[test]

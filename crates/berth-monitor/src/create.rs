@@ -74,19 +74,25 @@ fn stdio(args: &Args) -> Result<Stdio, String> {
     })
 }
 
-/// Start `RUNTIME [args] --root R VERB --bundle B --pid-file P CID` on
+/// Start `RUNTIME [args] --root R VERB --bundle B --pid-file P CID` (in
+/// exec mode `RUNTIME [args] --root R exec --process F --pid-file P CID`) on
 /// `theirs` as stdio, then close our copies of those ends: only the runtime
 /// (and through it the container) may hold them, or the pipes would never
 /// report EOF.
 fn spawn_runtime(args: &Args, verb: &str, theirs: [OwnedFd; 3]) -> Result<Pid, String> {
     let mut words: Vec<&std::ffi::OsStr> = vec![args.runtime.as_os_str()];
     words.extend(args.runtime_args.iter().map(|a| a.as_os_str()));
+    let (verb, input_flag, input) = if args.exec {
+        ("exec", "--process", args.process.as_os_str())
+    } else {
+        (verb, "--bundle", args.bundle.as_os_str())
+    };
     words.extend([
         "--root".as_ref(),
         args.runtime_root.as_os_str(),
         verb.as_ref(),
-        "--bundle".as_ref(),
-        args.bundle.as_os_str(),
+        input_flag.as_ref(),
+        input,
         "--pid-file".as_ref(),
         args.pid_file.as_os_str(),
         args.cid.as_os_str(),
@@ -254,7 +260,8 @@ pub struct Running {
     pub stdin: Option<OwnedFd>,
 }
 
-/// Start `RUNTIME [args] --root R run --bundle B --pid-file P CID`; the
+/// Start `RUNTIME [args] --root R run --bundle B --pid-file P CID` (or, in
+/// exec mode, `exec --process F` instead of `run --bundle B`); the
 /// caller relays its output and waits for the pid file
 /// ([`crate::runmode::RunStart`]).
 pub fn run(args: &Args) -> Result<Running, String> {

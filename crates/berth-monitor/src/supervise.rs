@@ -53,7 +53,9 @@ pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
         attach.wait_for_client(ATTACH_WAIT);
     }
 
-    if args.run {
+    // Exec mode is run mode with `runtime exec`: one foreground runtime
+    // process whose exit status is the exec'd process's exit code.
+    if args.run || args.exec {
         let running = match create::run(args) {
             Ok(r) => r,
             Err(msg) => return fail(attach, msg),

@@ -19,7 +19,8 @@ mod mem;
 mod schema;
 mod sqlite;
 
-use berth_types::{id, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
+use berth_types::exec::ExecSession;
+use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
 
 pub use lookup::resolve;
 pub use mem::MemStore;
@@ -79,6 +80,33 @@ pub trait StateStore: Send + Sync {
     /// (so `rmi` can refuse or list them).
     fn containers_using_image(&self, image_id: &str) -> Result<Vec<String>>;
 
+    /// Replace the configuration of container `id` (`update` changes its
+    /// resources). The ID and name must stay as they are: `rename` changes
+    /// names, so the name column and the JSON can never disagree.
+    fn save_config(&self, id: &str, config: &ContainerConfig) -> Result<()>;
+
+    /// Store a new exec session of an existing container, dropping that
+    /// container's oldest finished sessions beyond
+    /// [`berth_types::exec::EXEC_SESSIONS_KEPT`].
+    fn add_exec_session(&self, session: &ExecSession) -> Result<()>;
+
+    /// The exec session with the full ID `id`.
+    fn get_exec_session(&self, id: &str) -> Result<ExecSession>;
+
+    /// Replace a stored exec session (same ID and container).
+    fn save_exec_session(&self, session: &ExecSession) -> Result<()>;
+
+    /// The exec sessions of container `container_id`, oldest first.
+    fn exec_sessions(&self, container_id: &str) -> Result<Vec<ExecSession>>;
+
+    /// Delete exec session `id`; an unknown ID is not an error. Removing a
+    /// container removes its sessions too.
+    fn remove_exec_session(&self, id: &str) -> Result<()>;
+
+    /// Resolve user input to a full exec session ID: an exact ID or a unique
+    /// ID prefix.
+    fn lookup_exec_session(&self, id_or_prefix: &str) -> Result<String>;
+
     /// Problems found by a full consistency check of the store; empty when
     /// healthy (`berth system check`).
     fn integrity_check(&self) -> Result<Vec<String>> {
@@ -97,6 +125,47 @@ pub fn name_in_use(name: &str, holder: &str) -> Error {
         ),
     )
     .with_subject(name)
+}
+
+/// The error for an exec session that does not exist.
+pub fn no_such_exec_session(id: &str) -> Error {
+    Error::new(
+        ErrorKind::NoSuchContainer,
+        format!("no exec session with ID {id} found: no such exec session"),
+    )
+    .with_subject(id)
+}
+
+/// Checks before a config replaces the stored one.
+fn check_config_update(id: &str, old: &ContainerConfig, new: &ContainerConfig) -> Result<()> {
+    if new.id != id || new.name != old.name {
+        return Err(Error::internal(format!(
+            "save_config of container {id} may not change its ID or name"
+        )));
+    }
+    Ok(())
+}
+
+/// Resolve an exec session ID prefix among `ids`.
+fn resolve_exec<'a>(input: &str, ids: impl IntoIterator<Item = &'a str>) -> Result<String> {
+    let matches: Vec<&str> = ids.into_iter().filter(|i| i.starts_with(input)).collect();
+    match matches.as_slice() {
+        _ if input.is_empty() => Err(no_such_exec_session(input)),
+        [one] => Ok(one.to_string()),
+        [] => Err(no_such_exec_session(input)),
+        many => {
+            if let Some(exact) = many.iter().find(|i| **i == input) {
+                return Ok(exact.to_string());
+            }
+            Err(Error::new(
+                ErrorKind::AmbiguousId {
+                    candidates: many.iter().map(|s| s.to_string()).collect(),
+                },
+                format!("more than one exec session matches {input:?}"),
+            )
+            .with_subject(input))
+        }
+    }
 }
 
 /// The error for adding an ID that already exists.

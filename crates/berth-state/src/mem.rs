@@ -1,7 +1,12 @@
 //! An in-memory [`StateStore`] for unit tests of the engine rules.
 
-use crate::{created_key, id_exists, name_in_use, resolve, validate_record, StateStore};
-use berth_types::{id, ContainerRecord, Error, Result, RuntimeState};
+use crate::sqlite::exec_created_key;
+use crate::{
+    check_config_update, created_key, id_exists, name_in_use, no_such_exec_session, resolve,
+    resolve_exec, validate_record, StateStore,
+};
+use berth_types::exec::{ExecSession, ExecState, EXEC_SESSIONS_KEPT};
+use berth_types::{id, ContainerConfig, ContainerRecord, Error, Result, RuntimeState};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -19,6 +24,8 @@ struct Inner {
     /// Exit codes of removed containers (kept for the process's lifetime:
     /// a MemStore lives shorter than the retention period anyway).
     exit_codes: HashMap<String, i32>,
+    /// Exec sessions with their insertion sequence numbers.
+    execs: HashMap<String, (u64, ExecSession)>,
     /// Insertion counter: the tie-break for equal creation times, like
     /// SQLite's rowid.
     next_seq: u64,
@@ -118,6 +125,7 @@ impl StateStore for MemStore {
         let mut inner = self.inner();
         match inner.rows.remove(id) {
             Some(row) => {
+                inner.execs.retain(|_, (_, s)| s.container_id != id);
                 if let Some(code) = row.record.state.exit_code {
                     inner.exit_codes.insert(id.to_string(), code);
                 }
@@ -168,5 +176,89 @@ impl StateStore for MemStore {
             .filter(|r| r.record.config.image_id == image_id)
             .map(|r| r.record.id().to_string())
             .collect())
+    }
+
+    fn save_config(&self, id: &str, config: &ContainerConfig) -> Result<()> {
+        let mut inner = self.inner();
+        let row = inner.row_mut(id)?;
+        check_config_update(id, &row.record.config, config)?;
+        row.record.config = config.clone();
+        Ok(())
+    }
+
+    fn add_exec_session(&self, session: &ExecSession) -> Result<()> {
+        if !id::is_full_id(&session.id) {
+            return Err(Error::invalid(format!(
+                "invalid exec session ID {:?}",
+                session.id
+            )));
+        }
+        let mut inner = self.inner();
+        if !inner.rows.contains_key(&session.container_id) {
+            return Err(Error::no_such_container(&session.container_id));
+        }
+        if inner.execs.contains_key(&session.id) {
+            return Err(Error::internal(format!(
+                "exec session ID {} already exists",
+                session.id
+            )));
+        }
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner
+            .execs
+            .insert(session.id.clone(), (seq, session.clone()));
+        // Keep the newest finished sessions only (as SqliteStore does).
+        let mut done: Vec<(i64, u64, String)> = inner
+            .execs
+            .values()
+            .filter(|(_, s)| s.container_id == session.container_id)
+            .filter(|(_, s)| s.state == ExecState::Exited)
+            .map(|(q, s)| (exec_created_key(s), *q, s.id.clone()))
+            .collect();
+        done.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, _, old) in done.into_iter().skip(EXEC_SESSIONS_KEPT) {
+            inner.execs.remove(&old);
+        }
+        Ok(())
+    }
+
+    fn get_exec_session(&self, id: &str) -> Result<ExecSession> {
+        self.inner()
+            .execs
+            .get(id)
+            .map(|(_, s)| s.clone())
+            .ok_or_else(|| no_such_exec_session(id))
+    }
+
+    fn save_exec_session(&self, session: &ExecSession) -> Result<()> {
+        match self.inner().execs.get_mut(&session.id) {
+            Some((_, s)) if s.container_id == session.container_id => {
+                *s = session.clone();
+                Ok(())
+            }
+            _ => Err(no_such_exec_session(&session.id)),
+        }
+    }
+
+    fn exec_sessions(&self, container_id: &str) -> Result<Vec<ExecSession>> {
+        let inner = self.inner();
+        let mut list: Vec<&(u64, ExecSession)> = inner
+            .execs
+            .values()
+            .filter(|(_, s)| s.container_id == container_id)
+            .collect();
+        list.sort_by_key(|(q, s)| (exec_created_key(s), *q));
+        Ok(list.into_iter().map(|(_, s)| s.clone()).collect())
+    }
+
+    fn remove_exec_session(&self, id: &str) -> Result<()> {
+        self.inner().execs.remove(id);
+        Ok(())
+    }
+
+    fn lookup_exec_session(&self, id_or_prefix: &str) -> Result<String> {
+        let inner = self.inner();
+        resolve_exec(id_or_prefix, inner.execs.keys().map(String::as_str))
     }
 }

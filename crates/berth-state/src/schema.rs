@@ -10,8 +10,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// Ordered migrations; the schema version is the number applied.
 ///
-/// Planned next versions: exec sessions (Podman's `ContainerExecSession`
-/// table), pods, volumes.
+/// Planned next versions: pods, volumes.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // v1: containers. `created` is nanoseconds since the epoch (orders
     // `ps` and picks `--latest`); `state` is the state word for cheap
@@ -36,6 +35,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         removed INTEGER NOT NULL
     );
     CREATE INDEX exit_codes_by_removed ON exit_codes (removed);",
+    // v3: exec sessions (Podman's ContainerExecSession table). They go with
+    // their container (ON DELETE CASCADE; foreign keys are on). `created`
+    // orders them; the full record is JSON.
+    "CREATE TABLE exec_sessions (
+        id           TEXT PRIMARY KEY NOT NULL,
+        container_id TEXT NOT NULL REFERENCES containers (id) ON DELETE CASCADE,
+        created      INTEGER NOT NULL,
+        state        TEXT NOT NULL,
+        session_json TEXT NOT NULL
+    );
+    CREATE INDEX exec_sessions_by_container ON exec_sessions (container_id, created);",
 ];
 
 /// The schema version this build writes and understands.

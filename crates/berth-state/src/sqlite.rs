@@ -3,8 +3,10 @@
 use crate::lookup::hex_prefix_range;
 use crate::schema::{self, Migrated};
 use crate::{
-    created_key, id_exists, name_in_use, resolve, validate_record, StateStore, REPAIR_COMMAND,
+    check_config_update, created_key, id_exists, name_in_use, no_such_exec_session, resolve,
+    resolve_exec, validate_record, StateStore, REPAIR_COMMAND,
 };
+use berth_types::exec::{ExecSession, ExecState, EXEC_SESSIONS_KEPT};
 use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
 use rusqlite::{
     params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
@@ -426,6 +428,34 @@ impl StateStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
+    fn save_config(&self, id: &str, config: &ContainerConfig) -> Result<()> {
+        self.save_config_impl(id, config)
+    }
+
+    fn add_exec_session(&self, session: &ExecSession) -> Result<()> {
+        self.add_exec_impl(session)
+    }
+
+    fn get_exec_session(&self, id: &str) -> Result<ExecSession> {
+        self.get_exec_impl(id)
+    }
+
+    fn save_exec_session(&self, session: &ExecSession) -> Result<()> {
+        self.save_exec_impl(session)
+    }
+
+    fn exec_sessions(&self, container_id: &str) -> Result<Vec<ExecSession>> {
+        self.exec_list_impl(container_id)
+    }
+
+    fn remove_exec_session(&self, id: &str) -> Result<()> {
+        self.remove_exec_impl(id)
+    }
+
+    fn lookup_exec_session(&self, id_or_prefix: &str) -> Result<String> {
+        self.lookup_exec_impl(id_or_prefix)
+    }
+
     /// `PRAGMA integrity_check`, plus a decode of every stored record.
     fn integrity_check(&self) -> Result<Vec<String>> {
         let mut problems: Vec<String> = {
@@ -443,6 +473,167 @@ impl StateStore for SqliteStore {
             }
         }
         Ok(problems)
+    }
+}
+
+impl SqliteStore {
+    fn decode_exec(&self, id: &str, json: &str) -> Result<ExecSession> {
+        serde_json::from_str(json).map_err(|e| {
+            corrupt(
+                &self.path,
+                format_args!("exec session {id} cannot be decoded: {e}"),
+            )
+        })
+    }
+
+    fn exec_rows(&self, sql: &str, arg: &str) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        conn.prepare_cached(sql)
+            .and_then(|mut st| {
+                st.query_map([arg], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Creation time of a session in nanoseconds, clamped like [`created_key`].
+pub(crate) fn exec_created_key(s: &ExecSession) -> i64 {
+    let ns = s.created.as_nanosecond();
+    i64::try_from(ns).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// The exec-session half of [`StateStore`] for [`SqliteStore`].
+impl SqliteStore {
+    pub(crate) fn save_config_impl(&self, id: &str, config: &ContainerConfig) -> Result<()> {
+        let json = to_json(config)?;
+        self.write(|tx| {
+            let old: Option<String> = tx
+                .prepare_cached("SELECT config_json FROM containers WHERE id = ?1")
+                .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+                .map_err(|e| self.err(e))?;
+            let old = old.ok_or_else(|| Error::no_such_container(id))?;
+            let old: ContainerConfig = serde_json::from_str(&old).map_err(|e| {
+                corrupt(
+                    &self.path,
+                    format_args!("the configuration of container {id} cannot be decoded: {e}"),
+                )
+            })?;
+            check_config_update(id, &old, config)?;
+            tx.prepare_cached("UPDATE containers SET config_json = ?2 WHERE id = ?1")
+                .and_then(|mut st| st.execute(params![id, json]))
+                .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn add_exec_impl(&self, s: &ExecSession) -> Result<()> {
+        if !id::is_full_id(&s.id) {
+            return Err(Error::invalid(format!(
+                "invalid exec session ID {:?}",
+                s.id
+            )));
+        }
+        let json = to_json(s)?;
+        self.write(|tx| {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM containers WHERE id = ?1")
+                .and_then(|mut st| st.exists([&s.container_id]))
+                .map_err(|e| self.err(e))?;
+            if !exists {
+                return Err(Error::no_such_container(&s.container_id));
+            }
+            tx.prepare_cached(
+                "INSERT INTO exec_sessions (id, container_id, created, state, session_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    s.id,
+                    s.container_id,
+                    exec_created_key(s),
+                    s.state.as_str(),
+                    json
+                ])
+            })
+            .map_err(|e| self.err(e))?;
+            // Keep the newest finished sessions only.
+            tx.prepare_cached(
+                "DELETE FROM exec_sessions WHERE id IN (
+                   SELECT id FROM exec_sessions WHERE container_id = ?1 AND state = ?2
+                   ORDER BY created DESC, rowid DESC LIMIT -1 OFFSET ?3)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    s.container_id,
+                    ExecState::Exited.as_str(),
+                    EXEC_SESSIONS_KEPT as i64
+                ])
+            })
+            .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn get_exec_impl(&self, id: &str) -> Result<ExecSession> {
+        let rows = self.exec_rows(
+            "SELECT id, session_json FROM exec_sessions WHERE id = ?1",
+            id,
+        )?;
+        match rows.first() {
+            Some((id, json)) => self.decode_exec(id, json),
+            None => Err(no_such_exec_session(id)),
+        }
+    }
+
+    pub(crate) fn save_exec_impl(&self, s: &ExecSession) -> Result<()> {
+        let json = to_json(s)?;
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE exec_sessions SET state = ?3, session_json = ?4
+                     WHERE id = ?1 AND container_id = ?2",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![s.id, s.container_id, s.state.as_str(), json])
+                })
+                .map_err(|e| self.err(e))?;
+            if changed == 0 {
+                return Err(no_such_exec_session(&s.id));
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn exec_list_impl(&self, container_id: &str) -> Result<Vec<ExecSession>> {
+        self.exec_rows(
+            "SELECT id, session_json FROM exec_sessions WHERE container_id = ?1
+             ORDER BY created, rowid",
+            container_id,
+        )?
+        .iter()
+        .map(|(id, json)| self.decode_exec(id, json))
+        .collect()
+    }
+
+    pub(crate) fn remove_exec_impl(&self, id: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM exec_sessions WHERE id = ?1")
+                .and_then(|mut st| st.execute([id]))
+                .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn lookup_exec_impl(&self, input: &str) -> Result<String> {
+        let (lo, hi) = hex_prefix_range(input).unwrap_or_default();
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            conn.prepare_cached("SELECT id FROM exec_sessions WHERE id >= ?1 AND id < ?2")
+                .and_then(|mut st| st.query_map(params![lo, hi], |r| r.get(0))?.collect())
+                .map_err(|e| self.err(e))?
+        };
+        resolve_exec(input, ids.iter().map(String::as_str))
     }
 }
 

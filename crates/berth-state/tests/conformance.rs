@@ -6,6 +6,7 @@
 mod common;
 
 use berth_state::{MemStore, SqliteStore, StateStore};
+use berth_types::exec::{ExecSession, ExecState};
 use berth_types::{ContainerState, ErrorKind, RuntimeState};
 use common::{id, record, record_with_image};
 use jiff::Timestamp;
@@ -253,6 +254,80 @@ fn healthy_integrity(s: &dyn StateStore) {
     assert!(s.integrity_check().unwrap().is_empty());
 }
 
+fn session(prefix: &str, ctr: &str, secs: i64) -> ExecSession {
+    let mut s = ExecSession::new(id(prefix), id(ctr), vec!["true".into()]);
+    s.created = Timestamp::from_second(1_700_000_000 + secs).unwrap();
+    s
+}
+
+fn exec_sessions_round_trip(s: &dyn StateStore) {
+    s.add_container(&record("aa", "a", 0)).unwrap();
+    s.add_container(&record("bb", "b", 1)).unwrap();
+    let e = s.add_exec_session(&session("e1", "cc", 0)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NoSuchContainer);
+    s.add_exec_session(&session("e2", "aa", 2)).unwrap();
+    s.add_exec_session(&session("e1", "aa", 1)).unwrap();
+    s.add_exec_session(&session("f1", "bb", 1)).unwrap();
+    let list: Vec<String> = s
+        .exec_sessions(&id("aa"))
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(list, vec![id("e1"), id("e2")]);
+    let mut one = s.get_exec_session(&id("e2")).unwrap();
+    one.state = ExecState::Exited;
+    one.exit_code = Some(7);
+    s.save_exec_session(&one).unwrap();
+    assert_eq!(s.get_exec_session(&id("e2")).unwrap().exit_code, Some(7));
+    assert_eq!(s.lookup_exec_session("f").unwrap(), id("f1"));
+    let amb = s.lookup_exec_session("e").unwrap_err();
+    assert!(matches!(amb.kind, ErrorKind::AmbiguousId { .. }));
+    assert!(s.lookup_exec_session("9").is_err());
+    s.remove_exec_session(&id("e1")).unwrap();
+    s.remove_exec_session(&id("e1")).unwrap();
+    assert!(s.get_exec_session(&id("e1")).is_err());
+    // Removing the container removes its sessions.
+    s.remove(&id("aa")).unwrap();
+    assert!(s.get_exec_session(&id("e2")).is_err());
+    assert_eq!(s.exec_sessions(&id("bb")).unwrap().len(), 1);
+}
+
+fn finished_exec_sessions_are_capped(s: &dyn StateStore) {
+    s.add_container(&record("aa", "a", 0)).unwrap();
+    let kept = berth_types::exec::EXEC_SESSIONS_KEPT;
+    for i in 0..kept + 5 {
+        let mut e = session(&format!("e{i:04x}"), "aa", i as i64);
+        e.state = ExecState::Exited;
+        s.add_exec_session(&e).unwrap();
+    }
+    let mut running = session("f", "aa", 0);
+    running.state = ExecState::Running;
+    s.add_exec_session(&running).unwrap();
+    let all = s.exec_sessions(&id("aa")).unwrap();
+    assert_eq!(all.len(), kept + 1);
+    // The running one stays even though it is the oldest; the oldest
+    // finished ones went.
+    assert!(all.iter().any(|e| e.id == id("f")));
+    assert!(!all.iter().any(|e| e.id == id("e0000")));
+}
+
+fn save_config_keeps_id_and_name(s: &dyn StateStore) {
+    let rec = record("aa", "a", 0);
+    s.add_container(&rec).unwrap();
+    let mut cfg = rec.config.clone();
+    cfg.resources.memory = Some(1 << 20);
+    s.save_config(&id("aa"), &cfg).unwrap();
+    assert_eq!(
+        s.get(&id("aa")).unwrap().config.resources.memory,
+        Some(1 << 20)
+    );
+    cfg.name = "other".into();
+    assert!(s.save_config(&id("aa"), &cfg).is_err());
+    assert_eq!(s.lookup("a").unwrap(), id("aa"));
+    assert!(s.save_config(&id("bb"), &rec.config).is_err());
+}
+
 /// A store plus whatever must outlive it (the temp dir of a database).
 struct Fixture {
     store: Box<dyn StateStore>,
@@ -312,4 +387,7 @@ for_all_stores!(
     latest,
     image_users,
     healthy_integrity,
+    exec_sessions_round_trip,
+    finished_exec_sessions_are_capped,
+    save_config_keeps_id_and_name,
 );

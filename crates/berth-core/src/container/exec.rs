@@ -1,1 +1,646 @@
-//! (being written)
+//! `exec`: run another process in a running container, as a persisted exec
+//! session under its own `berth-mon` in exec mode (protocol in
+//! `berth_types::exec`).
+//!
+//! The monitor runs one foreground `runtime exec --process FILE`, so a
+//! session keeps a monitor that records its exit code even when the client
+//! is gone (`-d`, or a killed `berth exec`): nothing of a session depends on
+//! the client staying alive. Attached sessions start the process only once
+//! the client is connected (attach-wait, as `start_and_attach` does), so no
+//! output is lost.
+//!
+//! Session state is reconciled lazily, like containers': the monitor's exit
+//! file and a liveness probe of the monitor answer "has it ended".
+
+use super::sync::{pid_alive, wait_pid_exit};
+use super::{AttachStream, Container};
+use crate::user::resolve_user;
+use crate::Runtime;
+use berth_oci::OciRuntime;
+use berth_types::exec::{ExecSession, ExecState, MONITOR_EXEC_FLAG, MONITOR_PROCESS_FLAG};
+use berth_types::monitor::SyncMessage;
+use berth_types::{ContainerRecord, Error, ErrorKind, Op, Result};
+use oci_spec::runtime::{Capabilities, LinuxCapabilitiesBuilder, Process, Spec, UserBuilder};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// What to run and how (`berth exec` flags).
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// `KEY=value` pairs added to the container's environment (already
+    /// expanded: `-e KEY` and `--env-file` resolved by the caller).
+    pub env: Vec<String>,
+    /// `--user`; empty means the container's user.
+    pub user: String,
+    /// `--workdir`; empty means the container's.
+    pub workdir: String,
+    /// `--privileged`: every capability berth holds.
+    pub privileged: bool,
+    /// `-i`: keep stdin open and feed it from the client.
+    pub interactive: bool,
+}
+
+/// An attached exec session: relay `stream`, then [`Runtime::exec_wait`].
+pub struct ExecAttach {
+    /// The session's full ID.
+    pub session_id: String,
+    /// The connection to the session's monitor.
+    pub stream: AttachStream,
+}
+
+/// A session's files: `RUNROOT/containers/CID/exec/SID/` (removed with the
+/// container's run directory) and its attach socket.
+struct SessionFiles {
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl SessionFiles {
+    fn new(rt: &Runtime, container_id: &str, session_id: &str) -> Self {
+        SessionFiles {
+            dir: rt.paths.run_dir(container_id).join("exec").join(session_id),
+            // Same directory and length rule as containers' sockets: unix
+            // socket paths are limited to 108 bytes.
+            socket: rt.paths.attach_socket(session_id),
+        }
+    }
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    /// Everything but what the store keeps; best effort.
+    fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+impl<'r> Container<'r> {
+    /// Start `opts` in the container with a client attached from the first
+    /// byte; relay the stream, then call [`Runtime::exec_wait`].
+    pub fn exec_attached(&self, opts: &ExecOptions) -> Result<ExecAttach> {
+        let (session, stream) = self.exec_launch(opts, false)?;
+        let stream = stream.ok_or_else(|| Error::internal("attached exec returned no stream"))?;
+        Ok(ExecAttach {
+            session_id: session.id,
+            stream,
+        })
+    }
+
+    /// Start `opts` in the background (`exec -d`); returns the session ID.
+    pub fn exec_detached(&self, opts: &ExecOptions) -> Result<String> {
+        Ok(self.exec_launch(opts, true)?.0.id)
+    }
+
+    /// The container's exec sessions, oldest first, synced with their
+    /// monitors.
+    pub fn exec_sessions(&self) -> Result<Vec<ExecSession>> {
+        let mut list = self.rt.store.exec_sessions(&self.id)?;
+        for s in list.iter_mut() {
+            if sync_session(self.rt, s) {
+                save_synced(self.rt, s)?;
+            }
+        }
+        Ok(list)
+    }
+
+    /// Check, record and start a session under the container's lock, so a
+    /// concurrent stop or remove cannot slip between the check and the start.
+    fn exec_launch(
+        &self,
+        opts: &ExecOptions,
+        detach: bool,
+    ) -> Result<(ExecSession, Option<AttachStream>)> {
+        if opts.command.is_empty() {
+            return Err(Error::invalid("exec requires a command to run"));
+        }
+        if !opts.workdir.is_empty() && !opts.workdir.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "invalid workdir {:?}: must be an absolute path",
+                opts.workdir
+            )));
+        }
+        let c = self.lock()?;
+        c.check(Op::Exec)?;
+        // Record how earlier sessions ended while we are here, so none
+        // stays "running" after its monitor is gone. Best effort.
+        let _ = self.exec_sessions();
+        let rt = self.rt;
+        let rec = c.record();
+        let name = rec.config.name.clone();
+        let sid = crate::names::random_id();
+        let files = SessionFiles::new(rt, &self.id, &sid);
+        for d in [&files.dir, &files.socket.with_file_name("")] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+        }
+        let written = build_process(rt, rec, opts).and_then(|p| {
+            let json = serde_json::to_vec(&p)?;
+            std::fs::write(files.file("process.json"), json)
+                .map_err(|e| Error::io("writing the exec process.json", e))
+        });
+        if let Err(e) = written {
+            files.remove();
+            return Err(e.with_subject(name));
+        }
+        let mut s = ExecSession::new(sid, self.id.clone(), opts.command.clone());
+        s.user = opts.user.clone();
+        s.workdir = opts.workdir.clone();
+        s.env = opts.env.clone();
+        s.privileged = opts.privileged;
+        s.interactive = opts.interactive;
+        s.detached = detach;
+        rt.store.add_exec_session(&s)?;
+        let started = jiff::Timestamp::now();
+        let launched =
+            start_exec_monitor(rt, rec, &files, opts.interactive, detach).and_then(|pending| {
+                let stream = if detach {
+                    None
+                } else {
+                    Some(AttachStream::connect(&files.socket, opts.interactive)?)
+                };
+                Ok((pending.wait_ready(&name)?, stream))
+            });
+        match launched {
+            Ok((msg, stream)) => {
+                s.state = ExecState::Running;
+                s.pid = msg.pid;
+                s.monitor_pid = msg.monitor_pid;
+                s.started_at = Some(started);
+                rt.store.save_exec_session(&s)?;
+                Ok((s, stream))
+            }
+            Err(e) => {
+                s.state = ExecState::Exited;
+                s.exit_code = Some(e.exit_code());
+                s.finished_at = Some(jiff::Timestamp::now());
+                s.error = e.message.clone();
+                let _ = rt.store.save_exec_session(&s);
+                files.remove();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Runtime {
+    /// The exec session with this ID or unique ID prefix, synced.
+    pub fn exec_session(&self, id_or_prefix: &str) -> Result<ExecSession> {
+        let id = self.store.lookup_exec_session(id_or_prefix)?;
+        let mut s = self.store.get_exec_session(&id)?;
+        if sync_session(self, &mut s) {
+            save_synced(self, &s)?;
+        }
+        Ok(s)
+    }
+
+    /// Block until exec session `session_id` has ended and return its exit
+    /// code (recording it).
+    pub fn exec_wait(&self, session_id: &str) -> Result<i32> {
+        let mut pause = Duration::from_micros(200);
+        loop {
+            let s = self.exec_session(session_id)?;
+            if s.state == ExecState::Exited {
+                return s.exit_code.ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Runtime,
+                        format!("exec session {}: {}", &s.id[..12], s.error),
+                    )
+                });
+            }
+            if s.monitor_pid > 0 {
+                // Sleep on the monitor's pidfd: it exits right after
+                // writing the exit file.
+                wait_pid_exit(s.monitor_pid, Duration::from_secs(1));
+            } else {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// How long a session may sit in `created` without a monitor PID before it
+/// counts as abandoned (its starter died between recording and reporting).
+const START_GRACE: Duration = Duration::from_secs(30);
+
+/// Reconcile `s` with its monitor. Returns true when it changed.
+fn sync_session(rt: &Runtime, s: &mut ExecSession) -> bool {
+    if s.state == ExecState::Exited {
+        return false;
+    }
+    let files = SessionFiles::new(rt, &s.container_id, &s.id);
+    if read_exit(&files, s) {
+        return true;
+    }
+    if s.monitor_pid > 0 && pid_alive(s.monitor_pid) {
+        return false;
+    }
+    if s.monitor_pid == 0 {
+        let age = jiff::Timestamp::now().duration_since(s.created);
+        if age < jiff::SignedDuration::try_from(START_GRACE).unwrap_or_default() {
+            return false;
+        }
+    }
+    // The exit file may have been written between the first look and the
+    // monitor's exit.
+    if read_exit(&files, s) {
+        return true;
+    }
+    s.state = ExecState::Exited;
+    s.pid = 0;
+    s.monitor_pid = 0;
+    s.finished_at = Some(jiff::Timestamp::now());
+    s.error = "the exec session's monitor died; exit code unknown".into();
+    files.remove();
+    true
+}
+
+/// Take the exit code from the monitor's exit file, if it is there.
+fn read_exit(files: &SessionFiles, s: &mut ExecSession) -> bool {
+    let path = files.file("exit");
+    let Some(code) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    else {
+        return false;
+    };
+    let when = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| jiff::Timestamp::try_from(t).ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    s.state = ExecState::Exited;
+    s.exit_code = Some(code);
+    s.finished_at = Some(when);
+    s.pid = 0;
+    s.monitor_pid = 0;
+    // The store has the code now; the files have served their purpose.
+    files.remove();
+    true
+}
+
+/// Save a synced session; one removed meanwhile (its container went) is
+/// not an error.
+fn save_synced(rt: &Runtime, s: &ExecSession) -> Result<()> {
+    match rt.store.save_exec_session(s) {
+        Err(e) if e.kind == ErrorKind::NoSuchContainer => Ok(()),
+        other => other,
+    }
+}
+
+/// The exec process: the container's own process from its bundle's
+/// `config.json`, with the session's command, environment, user and
+/// working directory, and never a terminal (`-t` is not supported yet).
+fn build_process(rt: &Runtime, rec: &ContainerRecord, opts: &ExecOptions) -> Result<Process> {
+    let cfg = &rec.config;
+    let bundle = rt.paths.userdata(&cfg.id).join("config.json");
+    let text = std::fs::read(&bundle)
+        .map_err(|e| Error::io(format!("reading {}", bundle.display()), e))?;
+    let spec: Spec = serde_json::from_slice(&text)?;
+    let mut p = spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::internal("the container's config.json has no process"))?;
+    p.set_args(Some(opts.command.clone()));
+    p.set_terminal(Some(false));
+    p.set_console_size(None);
+    let mut env = p.env().clone().unwrap_or_default();
+    if !opts.user.is_empty() {
+        let rootfs = rec
+            .state
+            .mountpoint
+            .as_deref()
+            .map(Path::new)
+            .ok_or_else(|| Error::internal("running container without a rootfs mount"))?;
+        let user = resolve_user(rootfs, &opts.user, &cfg.name)?;
+        let mut b = UserBuilder::default().uid(user.uid).gid(user.gid);
+        if !user.additional_gids.is_empty() {
+            b = b.additional_gids(user.additional_gids.clone());
+        }
+        p.set_user(b.build().map_err(spec_err)?);
+        // HOME follows the exec user unless the container set it itself.
+        if !cfg.env.iter().any(|e| e.starts_with("HOME=")) {
+            set_env(&mut env, &format!("HOME={}", user.home));
+        }
+    }
+    for e in &opts.env {
+        set_env(&mut env, e);
+    }
+    p.set_env(Some(env));
+    if !opts.workdir.is_empty() {
+        p.set_cwd(PathBuf::from(&opts.workdir));
+    }
+    if opts.privileged {
+        let caps = privileged_capabilities();
+        p.set_capabilities(Some(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(caps.clone())
+                .effective(caps.clone())
+                .permitted(caps)
+                .inheritable(Capabilities::new())
+                .ambient(Capabilities::new())
+                .build()
+                .map_err(spec_err)?,
+        ));
+        p.set_apparmor_profile(None);
+        p.set_selinux_label(None);
+    }
+    Ok(p)
+}
+
+/// Set `KEY=value` in `env`, replacing an earlier value of KEY.
+fn set_env(env: &mut Vec<String>, entry: &str) {
+    let key = entry.split('=').next().unwrap_or(entry);
+    env.retain(|e| e.split('=').next() != Some(key));
+    env.push(entry.to_string());
+}
+
+fn spec_err(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("building the exec process: {e}"))
+}
+
+/// Capability names by bit number (linux/capability.h).
+const CAP_NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Every capability in berth's own bounding set (what `--privileged` gets).
+fn privileged_capabilities() -> Capabilities {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let bnd = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or(0);
+    CAP_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| bnd & (1u64 << bit) != 0)
+        .filter_map(|(_, n)| crate::spec::parse_capability(n).ok())
+        .collect()
+}
+
+/// The sync fd number the monitor is told about.
+const SYNC_FD: i32 = 3;
+
+/// An exec monitor that has detached; its report is still to come.
+struct PendingExec {
+    sync: OwnedFd,
+    runtime: String,
+}
+
+/// Start `berth-mon --exec` for `files` and return once it detached (its
+/// attach socket exists then). The same handshake as
+/// `berth_oci::start_monitor`, whose request has no exec fields.
+fn start_exec_monitor(
+    rt: &Runtime,
+    rec: &ContainerRecord,
+    files: &SessionFiles,
+    stdin: bool,
+    detach: bool,
+) -> Result<PendingExec> {
+    let oci = rt.oci_for(&rec.config.runtime);
+    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::io("creating the monitor sync pipe", e.into()))?;
+    let mut cmd = Command::new(&rt.monitor_binary);
+    cmd.arg("--cid")
+        .arg(rec.id())
+        .arg("--runtime")
+        .arg(oci.path())
+        .arg("--runtime-root")
+        .arg(oci.state_root())
+        .arg("--pid-file")
+        .arg(files.file("pid"))
+        .arg("--exit-file")
+        .arg(files.file("exit"))
+        // Attached output goes to the client only; a detached session's
+        // output is kept beside its exit file until the session is synced.
+        .arg("--log-path")
+        .arg(if detach {
+            files.file("log")
+        } else {
+            PathBuf::from("/dev/null")
+        })
+        .arg("--attach-socket")
+        .arg(&files.socket)
+        .arg("--sync-fd")
+        .arg(SYNC_FD.to_string())
+        .arg(MONITOR_EXEC_FLAG)
+        .arg(MONITOR_PROCESS_FLAG)
+        .arg(files.file("process.json"));
+    if stdin && !detach {
+        cmd.arg("--stdin");
+    }
+    if !detach {
+        cmd.arg("--attach-wait");
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let raw = write_end.as_raw_fd();
+    // SAFETY: between fork and exec only async-signal-safe calls are made
+    // (dup2/fcntl), touching no memory shared with other threads.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == SYNC_FD {
+                // dup2 onto itself would keep CLOEXEC set: clear it instead.
+                if libc::fcntl(raw, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(raw, SYNC_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        Error::io(
+            format!("starting monitor {}", rt.monitor_binary.display()),
+            e,
+        )
+    })?;
+    // Our copy of the write end must go, or the read never sees EOF.
+    drop(write_end);
+    // The first monitor process exits as soon as it has detached; reaping
+    // it here is what leaves no zombie behind.
+    child
+        .wait()
+        .map_err(|e| Error::io("waiting for the monitor to detach", e))?;
+    Ok(PendingExec {
+        sync: read_end,
+        runtime: oci.name().to_string(),
+    })
+}
+
+impl PendingExec {
+    /// The monitor's report: the process's pid, or why it did not start.
+    fn wait_ready(self, container: &str) -> Result<SyncMessage> {
+        let mut text = String::new();
+        std::fs::File::from(self.sync)
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io("reading the monitor sync pipe", e))?;
+        if text.trim().is_empty() {
+            return Err(Error::new(
+                ErrorKind::Runtime,
+                format!("exec monitor for container {container} exited without reporting"),
+            )
+            .with_subject(container));
+        }
+        let msg: SyncMessage = serde_json::from_str(text.trim()).map_err(|e| {
+            Error::internal(format!("exec monitor sent a bad message {text:?}: {e}"))
+        })?;
+        match &msg.error {
+            Some(err) => Err(exec_error(&self.runtime, container, err)),
+            None => Ok(msg),
+        }
+    }
+}
+
+/// A runtime's exec failure as berth's error: 127 when the command was not
+/// found (or the working directory is missing, as Podman reports it), 126
+/// when it cannot be invoked, else a runtime error (125).
+fn exec_error(runtime: &str, container: &str, text: &str) -> Error {
+    let text = runtime_messages(text);
+    let kind = if text.contains("executable file not found")
+        || text.contains("no such file or directory")
+    {
+        ErrorKind::CommandNotFound
+    } else if text.contains("permission denied") {
+        ErrorKind::CannotInvoke
+    } else {
+        ErrorKind::Runtime
+    };
+    let hint = match kind {
+        ErrorKind::CommandNotFound => {
+            ": OCI runtime attempted to invoke a command that was not found"
+        }
+        ErrorKind::CannotInvoke => ": OCI runtime permission denied error",
+        _ => "",
+    };
+    Error::new(
+        kind,
+        format!("{runtime} exec in container {container}: {text}{hint}"),
+    )
+    .with_subject(container)
+}
+
+/// runc prints errors as logfmt (`time=... level=error msg="..."`) or JSON
+/// lines; keep only the messages, without runc's repeated prefixes.
+fn runtime_messages(text: &str) -> String {
+    let mut msgs = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let msg = if line.starts_with('{') {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v["msg"].as_str().map(String::from))
+        } else {
+            logfmt_msg(line)
+        };
+        msgs.push(msg.unwrap_or_else(|| line.to_string()));
+    }
+    msgs.iter()
+        .map(|m| {
+            m.trim_start_matches("exec failed: ")
+                .trim_start_matches("unable to start container process: ")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The `msg="..."` value of a logfmt line, unescaped.
+fn logfmt_msg(line: &str) -> Option<String> {
+    let rest = &line[line.find("msg=")? + 4..];
+    let Some(quoted) = rest.strip_prefix('"') else {
+        return Some(rest.split(' ').next().unwrap_or("").to_string());
+    };
+    let mut out = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            '"' => break,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_errors_map_to_podman_codes() {
+        let e = exec_error(
+            "runc",
+            "web",
+            r#"time="2026-01-01T00:00:00Z" level=error msg="exec failed: unable to start container process: exec: \"nosuch\": executable file not found in $PATH""#,
+        );
+        assert_eq!(e.exit_code(), 127);
+        assert!(
+            e.message
+                .starts_with("runc exec in container web: exec: \"nosuch\": executable"),
+            "{}",
+            e.message
+        );
+        let e = exec_error("runc", "web", "exec: \"/etc\": permission denied");
+        assert_eq!(e.exit_code(), 126);
+        let e = exec_error("runc", "web", r#"{"level":"error","msg":"boom"}"#);
+        assert_eq!(e.exit_code(), 125);
+        assert!(e.message.ends_with(": boom"));
+    }
+
+    #[test]
+    fn env_entries_replace_earlier_values() {
+        let mut env = vec!["PATH=/bin".to_string(), "A=1".to_string()];
+        set_env(&mut env, "A=2");
+        set_env(&mut env, "B=");
+        assert_eq!(env, ["PATH=/bin", "A=2", "B="]);
+    }
+}
