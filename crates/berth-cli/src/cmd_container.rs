@@ -1,6 +1,11 @@
 //! Container verbs: create, run, init, start, stop, kill, restart, rm,
 //! pause, unpause, rename, logs, inspect, `container exists|cleanup`.
 
+// A child module so it needs no line in main.rs: `attach` is a container
+// verb, and `run`/`start -a`/`exec` share its relay.
+#[path = "cmd_attach.rs"]
+pub mod cmd_attach;
+
 use crate::create_args::CreateArgs;
 use crate::format::print_json;
 use crate::report::{fail, fail_any, Exit, Outcome};
@@ -29,6 +34,13 @@ pub struct RunArgs {
     /// Run in the background and print the container ID.
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Key sequence to detach (default ctrl-p,ctrl-q; empty disables).
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Proxy received signals to the container (non-tty only).
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
     #[command(flatten)]
     pub create: CreateArgs,
 }
@@ -41,6 +53,13 @@ pub struct StartArgs {
     /// Keep stdin open and send it to the container.
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Key sequence to detach (default ctrl-p,ctrl-q; empty disables).
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Proxy received signals to the container (non-tty only).
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
     /// Start every container that is not running (with --filter: the matching ones).
     #[arg(long)]
     pub all: bool,
@@ -86,7 +105,7 @@ pub struct RmArgs {
     /// Remove all containers.
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Remove anonymous volumes too (none exist yet; accepted).
+    /// Remove the container's anonymous volumes too.
     #[arg(short = 'v', long)]
     pub volumes: bool,
     /// Seconds to wait for a graceful stop before killing (with --force).
@@ -151,6 +170,8 @@ pub enum ContainerCommand {
     },
     /// Record a container's exit and release its resources (run by berth-mon).
     Cleanup(ManyArgs),
+    /// Attach to a running container's streams.
+    Attach(cmd_attach::AttachArgs),
     Create(CreateArgs),
     Run(RunArgs),
     Init(ManyArgs),
@@ -189,6 +210,7 @@ pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
             Err(e) => fail(&e),
         },
         ContainerCommand::Cleanup(a) => each(rt, &a.targets, false, |c, _| c.cleanup()),
+        ContainerCommand::Attach(a) => cmd_attach::attach(rt, a),
         ContainerCommand::Create(a) => create(rt, a),
         ContainerCommand::Run(a) => run(rt, a),
         ContainerCommand::Init(a) => init(rt, a),
@@ -305,11 +327,32 @@ pub fn run(rt: &Runtime, a: &RunArgs) -> Exit {
         println!("{}", c.id());
         return 0;
     }
-    attached_run(&c, opts.interactive, opts.auto_remove)
+    let how = Attached {
+        stdin: opts.interactive,
+        detach_keys: a.detach_keys.as_deref(),
+        sig_proxy: a.sig_proxy,
+    };
+    attached_run(&c, &how, opts.auto_remove)
 }
 
-/// Start with output attached, then wait and return the exit code.
-fn attached_run(c: &Container, stdin: bool, auto_remove: bool) -> Exit {
+/// How `run`/`start -a` attach.
+struct Attached<'a> {
+    stdin: bool,
+    detach_keys: Option<&'a str>,
+    sig_proxy: bool,
+}
+
+/// Start with output attached, then wait and return the exit code (0
+/// after a detach: the container keeps running, and `--rm` waits for its
+/// exit).
+fn attached_run(c: &Container, how: &Attached, auto_remove: bool) -> Exit {
+    if let Some(Err(e)) = how
+        .detach_keys
+        .map(berth_core::container::attach::parse_detach_keys)
+    {
+        discard(c, auto_remove);
+        return fail(&e);
+    }
     let stream = match c.start_and_attach() {
         Ok(s) => s,
         Err(e) => {
@@ -317,9 +360,17 @@ fn attached_run(c: &Container, stdin: bool, auto_remove: bool) -> Exit {
             return fail(&e);
         }
     };
-    let input = stdin.then(std::io::stdin);
-    if let Err(e) = stream.relay(input, &mut std::io::stdout(), &mut std::io::stderr()) {
-        return fail(&e);
+    let rec = c.inspect_record().ok();
+    let session = cmd_attach::Session {
+        stdin: how.stdin,
+        tty: rec.as_ref().is_some_and(|r| r.config.tty),
+        detach_keys: how.detach_keys,
+        proxy_to: rec.filter(|_| how.sig_proxy).map(|r| r.state.pid),
+    };
+    match cmd_attach::relay(stream, &session) {
+        Ok(true) => return 0,
+        Ok(false) => {}
+        Err(e) => return fail(&e),
     }
     let code = match c.wait_for_exit() {
         Ok(code) => code,
@@ -356,7 +407,12 @@ pub fn start(rt: &Runtime, a: &StartArgs) -> Exit {
                     .inspect_record()
                     .map(|r| r.config.auto_remove)
                     .unwrap_or(false);
-                attached_run(&c, a.interactive, rm)
+                let how = Attached {
+                    stdin: a.interactive,
+                    detach_keys: a.detach_keys.as_deref(),
+                    sig_proxy: a.sig_proxy,
+                };
+                attached_run(&c, &how, rm)
             }
             Some((_, Err(e))) => fail(&e),
             None => 125,
@@ -447,7 +503,7 @@ pub fn rm(rt: &Runtime, a: &RmArgs) -> Exit {
     }
     let mut outcome = Outcome::default();
     for (given, c) in resolve(rt, &a.targets, a.all) {
-        match c.and_then(|c| c.remove(a.force, a.time)) {
+        match c.and_then(|c| rt.remove_container(&c, a.force, a.time, a.volumes)) {
             Ok(()) => println!("{given}"),
             // Podman: `rm -f` (or -i) of something that is not there is quiet success.
             Err(e) if (a.force || a.ignore) && e.kind == ErrorKind::NoSuchContainer => {}
@@ -529,12 +585,16 @@ pub fn logs(rt: &Runtime, a: &LogsArgs) -> Exit {
                 } else {
                     String::new()
                 };
-                let end = if l.partial { "" } else { "\n" };
-                let text = format!("{prefix}{ts}{}{end}", l.content);
+                // Bytes, not text: binary output is shown exactly.
+                let mut text = format!("{prefix}{ts}").into_bytes();
+                text.extend_from_slice(&l.bytes);
+                if !l.partial {
+                    text.push(b'\n');
+                }
                 if l.stderr {
-                    std::io::stderr().write_all(text.as_bytes())
+                    std::io::stderr().write_all(&text)
                 } else {
-                    std::io::stdout().write_all(text.as_bytes())
+                    std::io::stdout().write_all(&text)
                 }
             })
         });

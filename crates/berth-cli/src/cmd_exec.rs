@@ -17,7 +17,7 @@ pub struct ExecArgs {
     /// Keep stdin open and send it to the command.
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// Allocate a pseudo-terminal (not supported yet).
+    /// Allocate a pseudo-terminal.
     #[arg(short = 't', long)]
     pub tty: bool,
     /// Set environment variables (`KEY=value`, or `KEY` to take berth's).
@@ -35,7 +35,7 @@ pub struct ExecArgs {
     /// Give the command every capability.
     #[arg(long)]
     pub privileged: bool,
-    /// Key sequence to detach (accepted; detaching needs a terminal).
+    /// Key sequence to detach (default ctrl-p,ctrl-q; empty disables).
     #[arg(long = "detach-keys")]
     pub detach_keys: Option<String>,
     /// Exec in the latest container berth created.
@@ -84,15 +84,12 @@ fn options(a: &ExecArgs, command: Vec<String>) -> berth_core::Result<ExecOptions
         workdir: a.workdir.clone().unwrap_or_default(),
         privileged: a.privileged,
         interactive: a.interactive,
+        tty: a.tty,
     })
 }
 
 /// Run `berth exec`; returns the command's exit code.
 pub fn exec(rt: &Runtime, a: &ExecArgs) -> Exit {
-    if a.tty {
-        eprintln!("Error: exec -t is not supported yet");
-        return 125;
-    }
     let (ctr, command) = if a.latest {
         (rt.latest(), a.words.clone())
     } else {
@@ -110,10 +107,16 @@ pub fn exec(rt: &Runtime, a: &ExecArgs) -> Exit {
             return Ok(0);
         }
         let attached = c.exec_attached(&opts)?;
-        let input = a.interactive.then(std::io::stdin);
-        attached
-            .stream
-            .relay(input, &mut std::io::stdout(), &mut std::io::stderr())?;
+        let session = crate::cmd_container::cmd_attach::Session {
+            stdin: a.interactive,
+            tty: a.tty,
+            detach_keys: a.detach_keys.as_deref(),
+            proxy_to: None,
+        };
+        if crate::cmd_container::cmd_attach::relay(attached.stream, &session)? {
+            // Detached: the session runs on under its monitor.
+            return Ok(0);
+        }
         rt.exec_wait(&attached.session_id)
     };
     run().unwrap_or_else(|e| fail(&e))

@@ -21,6 +21,8 @@ pub struct InfoArgs {
 
 #[derive(Subcommand)]
 pub enum SystemCommand {
+    /// Serve the Docker Engine API on a unix socket.
+    Service(crate::cmd_service::ServiceArgs),
     /// Check the state database and find leftovers of crashed commands.
     Check {
         /// Remove the leftovers found.
@@ -123,6 +125,7 @@ fn print_yaml(v: &serde_json::Value, indent: usize) {
 pub fn system(rt: &Runtime, cmd: &SystemCommand) -> Exit {
     match cmd {
         SystemCommand::Info(a) => info(rt, a),
+        SystemCommand::Service(_) => unreachable!("handled in dispatch"),
         SystemCommand::Check { repair } => match rt.check(*repair) {
             Ok(report) => {
                 for p in report.database.iter().chain(&report.orphans) {

@@ -30,6 +30,15 @@ pub struct CreateArgs {
     /// Bind mount a volume (HOST-DIR:CONTAINER-DIR[:ro|rw]).
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
+    /// Attach a mount (type=bind|volume|tmpfs,source=...,target=...[,ro]).
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Logging driver: k8s-file (default), json-file or none.
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Logging driver options (max-size=SIZE, max-file=N); may be repeated.
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
     /// Mount a tmpfs (PATH[:OPTIONS]).
     #[arg(long)]
     pub tmpfs: Vec<String>,
@@ -99,6 +108,7 @@ impl CreateArgs {
                 vec![e.clone()]
             }
         });
+        let log = self.log_settings()?;
         Ok(CreateOptions {
             image: self.image.clone(),
             name: self.name.clone(),
@@ -111,6 +121,7 @@ impl CreateArgs {
             hostname: self.hostname.clone(),
             read_only: self.read_only,
             volumes: self.volume.clone(),
+            mounts: self.mount.clone(),
             tmpfs: self.tmpfs.clone(),
             memory: self.memory.clone(),
             cpus: self.cpus,
@@ -125,6 +136,120 @@ impl CreateArgs {
             tty: self.tty,
             auto_remove: self.rm,
             restart: self.restart.clone(),
+            log_driver: Some(log.driver),
+            log_max_size: log.max_size,
+            log_max_file: log.max_file,
         })
+        .and_then(|o| {
+            // Validated now so a typo fails at create time; carried into
+            // the config once CreateOptions has log fields (see
+            // [`LogSettings`]).
+            self.log_settings()?;
+            Ok(o)
+        })
+    }
+
+    /// `--log-driver` and `--log-opt` checked and decoded.
+    pub fn log_settings(&self) -> Result<LogSettings> {
+        let driver = self.log_driver.clone().unwrap_or_else(|| "k8s-file".into());
+        if !["k8s-file", "json-file", "none"].contains(&driver.as_str()) {
+            anyhow::bail!(
+                "invalid log driver {driver:?}: supported are k8s-file, json-file and none"
+            );
+        }
+        let mut out = LogSettings {
+            driver,
+            max_size: 0,
+            max_file: 1,
+        };
+        for opt in self.log_opt.iter().flat_map(|o| o.split(',')) {
+            let (k, v) = opt
+                .split_once('=')
+                .with_context(|| format!("invalid log option {opt:?}: expected KEY=VALUE"))?;
+            match k {
+                "max-size" => out.max_size = parse_size(v)?,
+                "max-file" => {
+                    out.max_file = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .with_context(|| format!("invalid max-file {v:?}: a number >= 1"))?
+                }
+                // Accepted as Podman does; nothing to do for them here.
+                "path" | "tag" | "mode" => {}
+                _ => anyhow::bail!("unknown log option {k:?}"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Decoded log flags (what the monitor gets as `--log-driver`,
+/// `--log-max-size`, `--log-max-file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `k8s-file`, `json-file` or `none`.
+    pub driver: String,
+    /// Rotate at this many bytes; 0 never.
+    pub max_size: u64,
+    /// Files kept, the live one included.
+    pub max_file: u32,
+}
+
+/// `10`, `10k`, `1m`, `1.5g`, `512kb` (Docker's units, 1024-based) → bytes.
+pub fn parse_size(v: &str) -> Result<u64> {
+    let t = v.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .ok()
+        .filter(|n: &f64| *n >= 0.0)
+        .with_context(|| format!("invalid size {v:?}"))?;
+    Ok((n * mult as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_log_options() {
+        assert_eq!(parse_size("1m").unwrap(), 1 << 20);
+        assert_eq!(parse_size("10k").unwrap(), 10240);
+        assert_eq!(parse_size("512KB").unwrap(), 512 * 1024);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert!(parse_size("x").is_err());
+        let mut a = CreateArgs::parse_from(["x", "img"]);
+        a.log_opt = vec!["max-size=1m,max-file=3".into()];
+        a.log_driver = Some("json-file".into());
+        assert_eq!(
+            a.log_settings().unwrap(),
+            LogSettings {
+                driver: "json-file".into(),
+                max_size: 1 << 20,
+                max_file: 3
+            }
+        );
+        a.log_driver = Some("journald".into());
+        assert!(a.log_settings().is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        a: CreateArgs,
+    }
+
+    impl CreateArgs {
+        fn parse_from(args: [&str; 2]) -> CreateArgs {
+            use clap::Parser;
+            Wrap::parse_from(args).a
+        }
     }
 }

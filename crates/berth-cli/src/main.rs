@@ -2,12 +2,15 @@
 //! flags, calls the library and prints; it holds no lifecycle rules.
 
 mod cmd_container;
+mod cmd_cp;
 mod cmd_events;
 mod cmd_exec;
 mod cmd_image;
 mod cmd_observe;
 mod cmd_ps;
+mod cmd_service;
 mod cmd_system;
+mod cmd_volume;
 mod create_args;
 mod format;
 mod report;
@@ -53,6 +56,8 @@ enum Command {
     Run(cmd_container::RunArgs),
     /// Create containers in the runtime without starting them.
     Init(cmd_container::ManyArgs),
+    /// Attach to a running container.
+    Attach(cmd_container::cmd_attach::AttachArgs),
     /// Start containers.
     Start(cmd_container::StartArgs),
     /// Stop containers.
@@ -93,6 +98,18 @@ enum Command {
     Container {
         #[command(subcommand)]
         command: cmd_container::ContainerCommand,
+    },
+    /// Copy files between a container and the host.
+    Cp(cmd_cp::CpArgs),
+    /// Mount containers' root filesystems and print where.
+    Mount(cmd_cp::MountArgs),
+    /// Unmount containers' root filesystems.
+    #[command(alias = "umount")]
+    Unmount(cmd_cp::UnmountArgs),
+    /// Manage volumes.
+    Volume {
+        #[command(subcommand)]
+        command: cmd_volume::VolumeCommand,
     },
     /// Show and stream lifecycle events.
     Events(cmd_events::EventsArgs),
@@ -152,6 +169,13 @@ fn dispatch(cli: &Cli) -> Exit {
     if let Command::Version(a) = &cli.command {
         return cmd_system::version(a);
     }
+    // The API service owns its Runtime (it shares it across threads).
+    if let Command::System {
+        command: cmd_system::SystemCommand::Service(a),
+    } = &cli.command
+    {
+        return cmd_service::service(cli, a);
+    }
     let rt = match runtime(cli) {
         Ok(rt) => rt,
         Err(e) => return report::fail(&e),
@@ -160,6 +184,7 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Create(a) => cmd_container::create(&rt, a),
         Command::Run(a) => cmd_container::run(&rt, a),
         Command::Init(a) => cmd_container::init(&rt, a),
+        Command::Attach(a) => cmd_container::cmd_attach::attach(&rt, a),
         Command::Start(a) => cmd_container::start(&rt, a),
         Command::Stop(a) => cmd_container::stop(&rt, a),
         Command::Kill(a) => cmd_container::kill(&rt, a),
@@ -179,6 +204,10 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Inspect(a) => cmd_container::inspect(&rt, a),
         Command::Container { command } => cmd_container::container(&rt, command),
         Command::Events(a) => cmd_events::events(&rt, a),
+        Command::Cp(a) => cmd_cp::cp(&rt, a),
+        Command::Mount(a) => cmd_cp::mount(&rt, a),
+        Command::Unmount(a) => cmd_cp::unmount(&rt, a),
+        Command::Volume { command } => cmd_volume::volume(&rt, command),
         Command::Load(a) => cmd_image::load(&rt, a),
         Command::Images(a) => cmd_image::images(&rt, a),
         Command::Rmi(a) => cmd_image::rmi(&rt, a),

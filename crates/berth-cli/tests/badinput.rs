@@ -181,7 +181,7 @@ fn bad_flag_values() {
     for args in [
         &["create", "--memory", "lots", IMAGE, "true"][..],
         &["create", "--no-such-flag", IMAGE, "true"],
-        &["create", "-v", "relative:/x", IMAGE, "true"],
+        &["create", "-v", "./relative:/x", IMAGE, "true"],
         &["create", "--cap-add", "NOT_A_CAP", IMAGE, "true"],
         &["create", "--env-file", "/nonexistent/env", IMAGE, "true"],
         &["create"],

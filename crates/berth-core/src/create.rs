@@ -36,8 +36,11 @@ pub struct CreateOptions {
     pub hostname: Option<String>,
     /// `--read-only`.
     pub read_only: bool,
-    /// `-v HOST:CTR[:ro|rw]`.
+    /// `-v HOST:CTR[:OPTIONS]`, `-v NAME:CTR[:OPTIONS]` (a named volume,
+    /// created when missing) or `-v CTR` (an anonymous volume).
     pub volumes: Vec<String>,
+    /// `--mount type=bind|volume|tmpfs,source=...,target=...[,ro]`.
+    pub mounts: Vec<String>,
     /// `--tmpfs PATH[:OPTIONS]`.
     pub tmpfs: Vec<String>,
     /// `--memory 512m`.
@@ -66,6 +69,12 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     /// `--restart` (`no`, `on-failure[:N]`, `always`, `unless-stopped`).
     pub restart: Option<String>,
+    /// `--log-driver`: `k8s-file` (default), `json-file` or `none`.
+    pub log_driver: Option<String>,
+    /// `--log-opt max-size`, in bytes; 0: no rotation.
+    pub log_max_size: u64,
+    /// `--log-opt max-file`.
+    pub log_max_file: u32,
 }
 
 /// The parts of an image's configuration a container is built from.
@@ -85,6 +94,8 @@ pub struct ImageDefaults {
     pub labels: BTreeMap<String, String>,
     /// `StopSignal`.
     pub stop_signal: Option<String>,
+    /// `Volumes`: each becomes an anonymous volume unless a mount covers it.
+    pub volumes: Vec<String>,
 }
 
 impl ImageDefaults {
@@ -101,6 +112,7 @@ impl ImageDefaults {
             user: c.user().clone().unwrap_or_default(),
             labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
             stop_signal: c.stop_signal().clone(),
+            volumes: c.volumes().clone().unwrap_or_default(),
         }
     }
 }
@@ -161,33 +173,52 @@ fn parse_volume(spec: &str) -> Result<MountSpec> {
         ))
     };
     let (source, destination, opts) = match parts.as_slice() {
+        [d] => ("", *d, ""),
+        [s, d] if !d.starts_with('/') && s.starts_with('/') && VOLUME_OPTS.contains(d) => {
+            ("", *s, *d)
+        }
         [s, d] => (*s, *d, ""),
         [s, d, o] => (*s, *d, *o),
         _ => return Err(bad()),
     };
-    if !source.starts_with('/') {
-        return Err(Error::invalid(format!(
-            "invalid volume {spec:?}: named volumes are not supported yet, the host path must be absolute"
-        )));
-    }
     if !destination.starts_with('/') || destination.split('/').any(|c| c == "..") {
         return Err(Error::invalid(format!(
             "invalid volume {spec:?}: container path must be absolute and without \"..\""
         )));
+    }
+    if !source.starts_with('/') {
+        if source.starts_with('.') {
+            return Err(Error::invalid(format!(
+                "invalid volume {spec:?}: the host path must be absolute"
+            )));
+        }
+        let options = mount_options(opts, spec)?;
+        return volume_mount(source, destination, options);
     }
     if !std::path::Path::new(source).exists() {
         return Err(Error::invalid(format!(
             "invalid volume {spec:?}: host path {source} does not exist"
         )));
     }
+    Ok(MountSpec {
+        kind: MountKind::Bind,
+        source: source.into(),
+        destination: destination.into(),
+        options: mount_options(opts, spec)?,
+    })
+}
+
+/// The `-v` options berth knows (`z`/`Z` are accepted and ignored: no SELinux).
+const VOLUME_OPTS: [&str; 10] = [
+    "ro", "rw", "z", "Z", "private", "rprivate", "shared", "rshared", "slave", "rslave",
+];
+
+fn mount_options(opts: &str, spec: &str) -> Result<Vec<String>> {
     let mut options = Vec::new();
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
-            "ro" | "rw" => options.push(o.to_string()),
             "z" | "Z" => {}
-            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => {
-                options.push(o.to_string())
-            }
+            _ if VOLUME_OPTS.contains(&o) => options.push(o.to_string()),
             _ => {
                 return Err(Error::invalid(format!(
                     "invalid volume option {o:?} in {spec:?}"
@@ -195,12 +226,92 @@ fn parse_volume(spec: &str) -> Result<MountSpec> {
             }
         }
     }
+    Ok(options)
+}
+
+/// A volume mount: `name` empty makes an anonymous volume. The source
+/// (the volume's data directory) is filled in by
+/// [`crate::volumes::prepare_mounts`], which also creates missing volumes.
+fn volume_mount(name: &str, destination: &str, mut options: Vec<String>) -> Result<MountSpec> {
+    if name.is_empty() {
+        options.push(crate::volumes::ANONYMOUS_OPT.to_string());
+        options.push(format!(
+            "{}{}",
+            crate::volumes::VOLUME_OPT,
+            crate::names::random_id()
+        ));
+    } else {
+        berth_state::validate_volume_name(name)?;
+        options.push(format!("{}{name}", crate::volumes::VOLUME_OPT));
+    }
     Ok(MountSpec {
         kind: MountKind::Bind,
-        source: source.into(),
+        source: String::new(),
         destination: destination.into(),
         options,
     })
+}
+
+/// Parse one `--mount` value (Docker's comma-separated `key=value` list).
+fn parse_mount(spec: &str) -> Result<MountSpec> {
+    let mut typ = "volume";
+    let (mut source, mut target) = ("", "");
+    let mut options = Vec::new();
+    let mut tmpfs = Vec::new();
+    for kv in spec.split(',').filter(|s| !s.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        match (k, v) {
+            ("type", t) => typ = t,
+            ("source" | "src", s) => source = s,
+            ("target" | "destination" | "dst", t) => target = t,
+            ("ro" | "readonly", "" | "true" | "1") => options.push("ro".to_string()),
+            ("ro" | "readonly", "false" | "0") => options.push("rw".to_string()),
+            ("bind-propagation", p) if VOLUME_OPTS[4..].contains(&p) => options.push(p.to_string()),
+            ("tmpfs-size", n) => tmpfs.push(format!("size={n}")),
+            ("tmpfs-mode", m) => tmpfs.push(format!("mode={m}")),
+            ("relabel" | "consistency" | "bind-nonrecursive" | "volume-nocopy", _) => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid mount option {kv:?} in {spec:?}"
+                )))
+            }
+        }
+    }
+    if !target.starts_with('/') || target.split('/').any(|c| c == "..") {
+        return Err(Error::invalid(format!(
+            "invalid mount {spec:?}: target must be an absolute path without \"..\""
+        )));
+    }
+    match typ {
+        "bind" => {
+            if !source.starts_with('/') || !std::path::Path::new(source).exists() {
+                return Err(Error::invalid(format!(
+                    "invalid mount {spec:?}: bind source must be an existing absolute host path"
+                )));
+            }
+            Ok(MountSpec {
+                kind: MountKind::Bind,
+                source: source.into(),
+                destination: target.into(),
+                options,
+            })
+        }
+        "volume" => volume_mount(source, target, options),
+        "tmpfs" => {
+            if options.iter().any(|o| o == "ro") {
+                tmpfs.push("ro".into());
+            }
+            Ok(MountSpec {
+                kind: MountKind::Tmpfs,
+                source: "tmpfs".into(),
+                destination: target.into(),
+                options: tmpfs,
+            })
+        }
+        t => Err(Error::invalid(format!(
+            "invalid mount {spec:?}: unknown type {t:?} (bind, volume or tmpfs)"
+        ))),
+    }
 }
 
 fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
@@ -310,6 +421,20 @@ pub fn build_config(
     for t in &opts.tmpfs {
         mounts.push(parse_tmpfs(t)?);
     }
+    for m in &opts.mounts {
+        mounts.push(parse_mount(m)?);
+    }
+    // Image VOLUMEs nothing else covers become anonymous volumes.
+    for v in &image.volumes {
+        let dest = v.trim_end_matches('/');
+        let dest = if dest.is_empty() { "/" } else { dest };
+        if !mounts
+            .iter()
+            .any(|m| m.destination.trim_end_matches('/') == dest)
+        {
+            mounts.push(volume_mount("", dest, Vec::new())?);
+        }
+    }
     let mut dests: Vec<&str> = mounts
         .iter()
         .map(|m| m.destination.trim_end_matches('/'))
@@ -397,7 +522,9 @@ pub fn build_config(
         stdin: opts.interactive,
         tty: opts.tty,
         auto_remove: opts.auto_remove,
-        log_driver: "k8s-file".into(),
+        log_driver: opts.log_driver.clone().unwrap_or_else(|| "k8s-file".into()),
+        log_max_size: opts.log_max_size,
+        log_max_file: opts.log_max_file,
         runtime: r.runtime,
         restart_policy,
     })
@@ -458,7 +585,23 @@ mod tests {
         }
         for o in [
             CreateOptions {
-                volumes: vec!["relative:/x".into()],
+                volumes: vec!["./relative:/x".into()],
+                ..Default::default()
+            },
+            CreateOptions {
+                volumes: vec!["bad/name:/x".into()],
+                ..Default::default()
+            },
+            CreateOptions {
+                mounts: vec!["type=nfs,target=/x".into()],
+                ..Default::default()
+            },
+            CreateOptions {
+                mounts: vec!["type=volume,target=rel".into()],
+                ..Default::default()
+            },
+            CreateOptions {
+                mounts: vec!["type=bind,source=/nonexistent-berth,target=/x".into()],
                 ..Default::default()
             },
             CreateOptions {
@@ -501,6 +644,42 @@ mod tests {
         ] {
             assert!(build_config(&o, &image(), resolved()).is_err(), "{o:?}");
         }
+    }
+
+    #[test]
+    fn volumes_and_mounts() {
+        use crate::volumes::{volume_name, ANONYMOUS_OPT};
+        let opts = CreateOptions {
+            volumes: vec!["data:/data:ro".into(), "/anon".into(), "/tmp:/host".into()],
+            mounts: vec![
+                "type=volume,source=v2,target=/v2".into(),
+                "type=volume,target=/v3".into(),
+                "type=bind,src=/tmp,dst=/b,readonly".into(),
+                "type=tmpfs,target=/t,tmpfs-size=1m".into(),
+            ],
+            ..Default::default()
+        };
+        let img = ImageDefaults {
+            volumes: vec!["/data/".into(), "/img".into()],
+            ..image()
+        };
+        let c = build_config(&opts, &img, resolved()).unwrap();
+        let by = |d: &str| c.mounts.iter().find(|m| m.destination == d).unwrap();
+        assert_eq!(volume_name(by("/data")), Some("data"));
+        assert!(by("/data").read_only());
+        let anon = by("/anon");
+        assert!(anon.options.iter().any(|o| o == ANONYMOUS_OPT));
+        assert_eq!(volume_name(anon).unwrap().len(), 64);
+        assert_eq!(volume_name(by("/host")), None);
+        assert_eq!(by("/host").source, "/tmp");
+        assert_eq!(volume_name(by("/v2")), Some("v2"));
+        assert!(volume_name(by("/v3")).is_some());
+        assert!(by("/b").read_only());
+        assert_eq!(by("/t").kind, MountKind::Tmpfs);
+        assert_eq!(by("/t").options, ["size=1m"]);
+        // The image's /data is covered by the user's volume; /img is not.
+        assert!(volume_name(by("/img")).is_some());
+        assert_eq!(c.mounts.len(), 8);
     }
 
     #[test]

@@ -74,7 +74,13 @@ impl Runtime {
             runtime: self.oci_runtime_name().into(),
         };
         let mut config = build_config(opts, &defaults, resolved)?;
-        self.images()?.create_container_layer(&id, &image.id)?;
+        // Named volumes it asks for that do not exist yet are created now,
+        // and removed again if the create fails.
+        let new_volumes = crate::volumes::prepare_mounts(self, &mut config)?;
+        if let Err(e) = self.images()?.create_container_layer(&id, &image.id) {
+            crate::volumes::remove_created(self, &new_volumes);
+            return Err(e);
+        }
         let mut attempts = 0;
         loop {
             let rec = ContainerRecord {
@@ -100,6 +106,7 @@ impl Runtime {
                 Err(e) => {
                     // Nothing may be left behind by a failed create.
                     let _ = self.images().and_then(|s| s.remove_container_layer(&id));
+                    crate::volumes::remove_created(self, &new_volumes);
                     return Err(e);
                 }
             }

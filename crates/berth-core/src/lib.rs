@@ -43,7 +43,9 @@ pub mod signal;
 mod spec;
 pub mod units;
 mod user;
+pub mod volumes;
 
+pub use berth_state::VolumeRecord;
 pub use berth_storage::{Change, ImageInfo, SaveFormat};
 pub use berth_types::event::Event;
 pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
@@ -54,3 +56,4 @@ pub use create::{parse_env_file, CreateOptions, ImageDefaults};
 pub use events::EventsOptions;
 pub use image_ops::HistoryEntry;
 pub use runtime::{Runtime, RuntimeOptions};
+pub use volumes::VolumeCreateOptions;

@@ -298,10 +298,14 @@ fn mounts(cfg: &ContainerConfig, userdata: &Path) -> Result<Vec<Mount>> {
             MountKind::Bind => {
                 let mut opts: Vec<&str> = vec!["rbind"];
                 opts.push(if u.read_only() { "ro" } else { "rw" });
-                let propagation = u
-                    .options
-                    .iter()
-                    .find(|o| o.contains("private") || o.contains("shared") || o.contains("slave"));
+                // Exact words only: volume mounts also carry
+                // `berth.volume=NAME`, and a volume may be named "shared".
+                let propagation = u.options.iter().find(|o| {
+                    matches!(
+                        o.as_str(),
+                        "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+                    )
+                });
                 opts.push(propagation.map(String::as_str).unwrap_or("rprivate"));
                 m.push(mount(&u.destination, "bind", &u.source, &opts)?);
             }

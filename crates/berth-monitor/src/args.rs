@@ -44,17 +44,39 @@ pub struct Args {
     pub exec: bool,
     /// The OCI `process.json` of exec mode (`--process FILE`).
     pub process: PathBuf,
+    /// The process has a terminal (`--terminal`): receive its pty master
+    /// over a console socket and relay that.
+    pub terminal: bool,
+    /// Log format (`--log-driver`).
+    pub log_driver: LogDriver,
+    /// Rotate the log once it reached this many bytes (0: never).
+    pub log_max_size: u64,
+    /// Log files kept, the live one included (at least 1).
+    pub log_max_file: u32,
     /// Extra global runtime arguments, placed before `--root`.
     pub runtime_args: Vec<OsString>,
     /// Command (argv words) run after the container exited.
     pub exit_cmd: Vec<OsString>,
 }
 
+/// Log formats (`--log-driver`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogDriver {
+    /// `TIMESTAMP STREAM F|P TEXT` lines (Podman's default).
+    #[default]
+    K8sFile,
+    /// Docker's json-file lines.
+    JsonFile,
+    /// No log at all.
+    None,
+}
+
 /// Usage text printed for `--help` and after argument errors.
 pub const USAGE: &str = "usage: berth-mon --cid ID --bundle DIR --runtime PATH --runtime-root DIR \
 --pid-file FILE --exit-file FILE --log-path FILE --attach-socket FILE --sync-fd N \
-[--stdin] [--run] [--attach-wait] [--exec --process FILE] [--runtime-arg ARG]... \
-[--exit-cmd ARG]...\n";
+[--stdin] [--run] [--attach-wait] [--terminal] [--exec --process FILE] \
+[--log-driver k8s-file|json-file|none] [--log-max-size BYTES] [--log-max-file N] \
+[--runtime-arg ARG]... [--exit-cmd ARG]...\n";
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -87,6 +109,7 @@ where
 
     let mut a = Args {
         sync_fd: -1,
+        log_max_file: 1,
         ..Args::default()
     };
     let mut seen_sync = false;
@@ -105,7 +128,7 @@ where
         };
         match name {
             b"help" => return Ok(Parsed::Help),
-            b"stdin" | b"run" | b"attach-wait" | b"exec" => {
+            b"stdin" | b"run" | b"attach-wait" | b"exec" | b"terminal" => {
                 if inline.is_some() {
                     let flag = String::from_utf8_lossy(name);
                     return Err(err(format!("--{flag} takes no value")));
@@ -114,6 +137,7 @@ where
                     b"stdin" => a.stdin = true,
                     b"run" => a.run = true,
                     b"exec" => a.exec = true,
+                    b"terminal" => a.terminal = true,
                     _ => a.attach_wait = true,
                 }
                 continue;
@@ -137,6 +161,24 @@ where
             b"attach-socket" => a.attach_socket = value.into(),
             b"runtime-arg" => a.runtime_args.push(value),
             b"exit-cmd" => a.exit_cmd.push(value),
+            b"log-driver" => {
+                a.log_driver = match value.as_bytes() {
+                    b"k8s-file" => LogDriver::K8sFile,
+                    b"json-file" => LogDriver::JsonFile,
+                    b"none" => LogDriver::None,
+                    _ => return Err(err(format!("unsupported --log-driver {value:?}"))),
+                }
+            }
+            b"log-max-size" => {
+                a.log_max_size = parse_num(&value)
+                    .ok_or_else(|| err(format!("bad --log-max-size {value:?}")))?;
+            }
+            b"log-max-file" => {
+                a.log_max_file = parse_num(&value)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| err(format!("bad --log-max-file {value:?}")))?;
+            }
             b"sync-fd" => {
                 a.sync_fd =
                     parse_fd(&value).ok_or_else(|| err(format!("bad --sync-fd {value:?}")))?;
@@ -180,6 +222,11 @@ fn scan_sync_fd(argv: &[OsString]) -> Option<RawFd> {
         }
     }
     found
+}
+
+/// A non-negative decimal number.
+fn parse_num(v: &OsStr) -> Option<u64> {
+    std::str::from_utf8(v.as_bytes()).ok()?.parse().ok()
 }
 
 /// A non-negative decimal fd number.
@@ -333,6 +380,37 @@ mod tests {
         assert!(a.process.is_absolute());
         assert!(a.bundle.as_os_str().is_empty());
         assert_eq!(parse(no_bundle).unwrap_err().message, "missing --bundle");
+    }
+
+    #[test]
+    fn terminal_and_log_flags() {
+        let mut v = os(FULL);
+        v.extend(os(&[
+            "--terminal",
+            "--log-driver",
+            "json-file",
+            "--log-max-size=1024",
+            "--log-max-file",
+            "3",
+        ]));
+        let Parsed::Run(a) = parse(v).unwrap() else {
+            panic!("help")
+        };
+        assert!(a.terminal);
+        assert_eq!(a.log_driver, LogDriver::JsonFile);
+        assert_eq!((a.log_max_size, a.log_max_file), (1024, 3));
+        let Parsed::Run(d) = parse(os(FULL)).unwrap() else {
+            panic!("help")
+        };
+        assert_eq!(
+            (d.log_driver, d.log_max_size, d.log_max_file),
+            (LogDriver::K8sFile, 0, 1)
+        );
+        for bad in [["--log-driver", "journald"], ["--log-max-file", "0"]] {
+            let mut v = os(FULL);
+            v.extend(os(&bad));
+            assert!(parse(v).is_err());
+        }
     }
 
     #[test]

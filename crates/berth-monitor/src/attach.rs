@@ -1,6 +1,8 @@
 //! The attach socket: a listening unix stream socket; every client gets all
 //! output as frames (`berth_types::monitor::attach_header` + data) and may
-//! send bytes for the container's stdin.
+//! send bytes for the container's stdin: raw, or framed after a hello
+//! frame (window sizes, explicit end of input, detach; see
+//! `berth_types::monitor::ATTACH_HEADER_LEN`).
 
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -11,7 +13,39 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SendFlags, SocketAddrUnix, SocketFlags, SocketType};
 
+use berth_types::monitor::{
+    ATTACH_DETACH, ATTACH_HEADER_LEN, ATTACH_HELLO, ATTACH_RESIZE, ATTACH_STDIN, ATTACH_STDIN_CLOSE,
+};
+
 use crate::log::Stream;
+
+/// Largest input frame accepted; a client sending more is broken.
+const MAX_INPUT_FRAME: usize = 1 << 20;
+
+/// How a client talks to us, decided by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputMode {
+    /// Nothing (or only part of a hello) seen yet.
+    Unknown,
+    /// Plain bytes for stdin.
+    Raw,
+    /// Frames after a hello.
+    Framed,
+}
+
+/// A framed client sent something no client of ours would (a frame
+/// larger than [`MAX_INPUT_FRAME`]); it is dropped.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BrokenClient;
+
+/// Control requests found in a client's input.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Control {
+    /// Latest window size asked for (rows, columns).
+    pub resize: Option<(u16, u16)>,
+    /// The client ended the container's input.
+    pub close_stdin: bool,
+}
 
 /// A client that falls this far behind is dropped rather than letting the
 /// monitor's memory grow without bound (or blocking the log relay).
@@ -25,6 +59,109 @@ pub struct Client {
     pub pending: Vec<u8>,
     /// False once the client shut down its write side.
     pub reading: bool,
+    /// Raw or framed input.
+    pub mode: InputMode,
+    /// Input not yet decoded (an incomplete hello or frame).
+    pub inbuf: Vec<u8>,
+    /// Framed: it sent stdin, so its disconnect ends the container's input.
+    pub feeds_stdin: bool,
+    /// Framed: it detached; its disconnect leaves stdin alone.
+    pub detached: bool,
+}
+
+impl Client {
+    fn new(fd: OwnedFd) -> Self {
+        Client {
+            fd,
+            pending: Vec::new(),
+            reading: true,
+            mode: InputMode::Unknown,
+            inbuf: Vec::new(),
+            feeds_stdin: false,
+            detached: false,
+        }
+    }
+
+    /// Whether this client leaving (or ending its input) ends the
+    /// container's stdin.
+    pub fn ends_stdin(&self) -> bool {
+        match self.mode {
+            InputMode::Framed => self.feeds_stdin && !self.detached,
+            _ => true,
+        }
+    }
+
+    /// Decode `data` the client sent: stdin bytes are appended to `stdin`
+    /// (when given), control requests returned. `Err` for a broken framed
+    /// client (a frame too large).
+    pub fn feed(
+        &mut self,
+        data: &[u8],
+        mut stdin: Option<&mut Vec<u8>>,
+    ) -> Result<Control, BrokenClient> {
+        let mut ctl = Control::default();
+        if self.mode == InputMode::Raw && self.inbuf.is_empty() {
+            if let Some(s) = stdin {
+                s.extend_from_slice(data);
+            }
+            return Ok(ctl);
+        }
+        self.inbuf.extend_from_slice(data);
+        if self.mode == InputMode::Unknown {
+            let hello = [ATTACH_HELLO, 0, 0, 0, 0];
+            let n = self.inbuf.len().min(ATTACH_HEADER_LEN);
+            if self.inbuf[..n] != hello[..n] {
+                self.mode = InputMode::Raw;
+            } else if n == ATTACH_HEADER_LEN {
+                self.mode = InputMode::Framed;
+                self.inbuf.drain(..ATTACH_HEADER_LEN);
+            } else {
+                return Ok(ctl); // part of a hello: wait for the rest
+            }
+            if self.mode == InputMode::Raw {
+                let buf = std::mem::take(&mut self.inbuf);
+                if let Some(s) = stdin {
+                    s.extend_from_slice(&buf);
+                }
+                return Ok(ctl);
+            }
+        }
+        let mut at = 0;
+        while self.inbuf.len() - at >= ATTACH_HEADER_LEN {
+            let h = &self.inbuf[at..at + ATTACH_HEADER_LEN];
+            let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
+            if len > MAX_INPUT_FRAME {
+                return Err(BrokenClient);
+            }
+            if self.inbuf.len() - at - ATTACH_HEADER_LEN < len {
+                break;
+            }
+            let kind = h[0];
+            let body = &self.inbuf[at + ATTACH_HEADER_LEN..at + ATTACH_HEADER_LEN + len];
+            match kind {
+                ATTACH_STDIN => {
+                    self.feeds_stdin = true;
+                    if let Some(s) = stdin.as_deref_mut() {
+                        s.extend_from_slice(body);
+                    }
+                }
+                ATTACH_RESIZE if len == 4 => {
+                    let rows = u16::from_be_bytes([body[0], body[1]]);
+                    let cols = u16::from_be_bytes([body[2], body[3]]);
+                    ctl.resize = Some((rows, cols));
+                }
+                ATTACH_STDIN_CLOSE => ctl.close_stdin = true,
+                ATTACH_DETACH => self.detached = true,
+                _ => {} // unknown frames are skipped: room to grow
+            }
+            at += ATTACH_HEADER_LEN + len;
+        }
+        self.inbuf.drain(..at);
+        if self.inbuf.is_empty() && self.inbuf.capacity() > 64 * 1024 {
+            self.inbuf = Vec::new();
+        }
+        Ok(ctl)
+    }
 }
 
 /// Result of reading from a client.
@@ -110,11 +247,7 @@ impl AttachServer {
                 &self.listener,
                 SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
             ) {
-                Ok(fd) => self.clients.push(Client {
-                    fd,
-                    pending: Vec::new(),
-                    reading: true,
-                }),
+                Ok(fd) => self.clients.push(Client::new(fd)),
                 Err(Errno::INTR) | Err(Errno::CONNABORTED) => continue,
                 // EAGAIN, or EMFILE and friends: try again on the next wakeup.
                 Err(_) => return,
@@ -235,4 +368,76 @@ fn bind_long(sock: &OwnedFd, path: &Path) -> io::Result<()> {
     short.extend_from_slice(name.as_bytes());
     let addr = SocketAddrUnix::new(std::ffi::OsStr::from_bytes(&short))?;
     Ok(rustix::net::bind(sock, &addr)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        let (a, _b) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        Client::new(a)
+    }
+
+    fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut f = berth_types::monitor::attach_header(kind, body.len() as u32).to_vec();
+        f.extend_from_slice(body);
+        f
+    }
+
+    #[test]
+    fn raw_input_passes_through() {
+        let mut c = client();
+        let mut stdin = Vec::new();
+        c.feed(b"hello", Some(&mut stdin)).unwrap();
+        c.feed(&[ATTACH_HELLO], Some(&mut stdin)).unwrap();
+        assert_eq!(stdin, b"hello\xb7");
+        assert_eq!(c.mode, InputMode::Raw);
+        assert!(c.ends_stdin());
+        // A byte that starts like a hello but is not one is raw too.
+        let mut c = client();
+        let mut stdin = Vec::new();
+        c.feed(&[ATTACH_HELLO, 0], Some(&mut stdin)).unwrap();
+        assert!(stdin.is_empty());
+        c.feed(b"x", Some(&mut stdin)).unwrap();
+        assert_eq!(stdin, [ATTACH_HELLO, 0, b'x']);
+    }
+
+    #[test]
+    fn framed_input_split_anywhere() {
+        let mut wire = vec![ATTACH_HELLO, 0, 0, 0, 0];
+        wire.extend(frame(ATTACH_STDIN, b"ab"));
+        wire.extend(frame(ATTACH_RESIZE, &[0, 40, 0, 120]));
+        wire.extend(frame(9, b"future"));
+        wire.extend(frame(ATTACH_STDIN, b"c"));
+        wire.extend(frame(ATTACH_STDIN_CLOSE, b""));
+        for split in 0..wire.len() {
+            let mut c = client();
+            let mut stdin = Vec::new();
+            let a = c.feed(&wire[..split], Some(&mut stdin)).unwrap();
+            let b = c.feed(&wire[split..], Some(&mut stdin)).unwrap();
+            assert_eq!(stdin, b"abc", "split {split}");
+            assert_eq!(a.resize.or(b.resize), Some((40, 120)));
+            assert!(b.close_stdin);
+            assert!(c.inbuf.is_empty());
+        }
+        let mut c = client();
+        let mut w = vec![ATTACH_HELLO, 0, 0, 0, 0];
+        assert!(!{
+            c.feed(&w, None).unwrap();
+            c.ends_stdin()
+        });
+        w = frame(ATTACH_STDIN, b"");
+        c.feed(&w, None).unwrap();
+        assert!(c.ends_stdin());
+        c.feed(&frame(ATTACH_DETACH, b""), None).unwrap();
+        assert!(!c.ends_stdin());
+        assert!(c.feed(&[ATTACH_STDIN, 0xff, 0, 0, 0], None).is_err());
+    }
 }

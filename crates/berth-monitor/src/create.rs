@@ -58,7 +58,9 @@ struct Stdio {
 fn stdio(args: &Args) -> Result<Stdio, String> {
     let (stdout, out_w) = pipe(true).map_err(|e| format!("pipe: {e}"))?;
     let (stderr, err_w) = pipe(true).map_err(|e| format!("pipe: {e}"))?;
-    let (stdin, in_r) = if args.stdin {
+    // With a terminal the container's stdin is the pty, reached through
+    // the master; the runtime itself reads nothing.
+    let (stdin, in_r) = if args.stdin && !args.terminal {
         let (w, r) = pipe(false).map_err(|e| format!("pipe: {e}"))?;
         (Some(w), r)
     } else {
@@ -95,8 +97,19 @@ fn spawn_runtime(args: &Args, verb: &str, theirs: [OwnedFd; 3]) -> Result<Pid, S
         input,
         "--pid-file".as_ref(),
         args.pid_file.as_os_str(),
-        args.cid.as_os_str(),
     ]);
+    let console = crate::console::console_path(&args.attach_socket);
+    if args.terminal {
+        words.extend(["--console-socket".as_ref(), console.as_os_str()]);
+        if verb != "create" {
+            // A foreground runtime with a terminal relays the pty on its
+            // own stdio and refuses a console socket; detached, it hands
+            // us the master and exits, and we reap the process ourselves
+            // (create mode's way).
+            words.push("--detach".as_ref());
+        }
+    }
+    words.push(args.cid.as_os_str());
     let argv =
         spawn::c_argv(&words).map_err(|_| "runtime argument contains a NUL byte".to_string())?;
     let [a, b, c] = &theirs;
@@ -134,14 +147,22 @@ pub fn create(args: &Args) -> Result<Created, String> {
         stdin,
         theirs,
     } = stdio(args)?;
-    let runtime = spawn_runtime(args, "create", theirs)?;
+    // With a terminal, run and exec modes come here too, detached.
+    let verb = if args.run { "run" } else { "create" };
+    if verb == "run" || args.exec {
+        match rustix::fs::unlink(&args.pid_file) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(format!("remove {}: {e}", args.pid_file.display())),
+        }
+    }
+    let runtime = spawn_runtime(args, verb, theirs)?;
 
     let mut early: Vec<(Stream, Vec<u8>)> = Vec::new();
     let status = wait_collecting(runtime, &stdout, &stderr, &mut early)
         .map_err(|e| format!("wait for runtime: {e}"))?;
     let code = spawn::exit_code(status);
     if code != 0 {
-        return Err(error_text(&early, "create", code));
+        return Err(error_text(&early, verb, code));
     }
 
     let pid_text = std::fs::read_to_string(&args.pid_file)

@@ -14,6 +14,7 @@
 
 pub mod args;
 pub mod attach;
+pub mod console;
 pub mod create;
 pub mod detach;
 pub mod log;

@@ -1,14 +1,19 @@
-//! k8s-file log writer: `TIMESTAMP STREAM F|P TEXT` per line.
+//! Log writer: k8s-file (`TIMESTAMP STREAM F|P TEXT` per line), Docker's
+//! json-file, or nothing; with size-based rotation.
 //!
-//! `F` marks a full line (its newline is not written into TEXT), `P` a
-//! partial one: the bytes after the last newline of a read, which the next
-//! line continues. Readers (`berth logs`) join `P` lines with the next one.
+//! k8s-file: `F` marks a full line (its newline is not written into TEXT),
+//! `P` a partial one: the bytes after the last newline of a read, which the
+//! next line continues. Readers (`berth logs`) join `P` lines with the next
+//! one. json-file: one object per line; a partial line's `log` lacks the
+//! trailing newline (how Docker marks it).
 
 use std::io;
 use std::os::unix::io::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
+
+use crate::args::{Args, LogDriver};
 
 /// Which container stream a chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,64 +94,240 @@ pub fn now_timestamp() -> [u8; TIMESTAMP_LEN] {
     format_timestamp(d.as_secs() as i64, d.subsec_nanos())
 }
 
-/// Append the k8s-file lines for one chunk of output to `out`.
-pub fn encode_chunk(out: &mut Vec<u8>, ts: &[u8; TIMESTAMP_LEN], stream: Stream, data: &[u8]) {
+/// Split `data` into records: `(line without newline, full?)`.
+fn records(data: &[u8]) -> impl Iterator<Item = (&[u8], bool)> {
     let mut rest = data;
-    while !rest.is_empty() {
-        let (line, tag, next) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => (&rest[..i], b'F', &rest[i + 1..]),
-            None => (rest, b'P', &rest[rest.len()..]),
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        Some(match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let line = &rest[..i];
+                rest = &rest[i + 1..];
+                (line, true)
+            }
+            None => (std::mem::take(&mut rest), false),
+        })
+    })
+}
+
+/// Append one k8s-file record.
+fn k8s_record(
+    out: &mut Vec<u8>,
+    ts: &[u8; TIMESTAMP_LEN],
+    stream: Stream,
+    line: &[u8],
+    full: bool,
+) {
+    out.extend_from_slice(ts);
+    out.push(b' ');
+    out.extend_from_slice(stream.name());
+    out.push(b' ');
+    out.push(if full { b'F' } else { b'P' });
+    out.push(b' ');
+    out.extend_from_slice(line);
+    out.push(b'\n');
+}
+
+/// Append one json-file record, Docker's field order and time format.
+fn json_record(
+    out: &mut Vec<u8>,
+    ts: &[u8; TIMESTAMP_LEN],
+    stream: Stream,
+    line: &[u8],
+    full: bool,
+) {
+    out.extend_from_slice(b"{\"log\":\"");
+    push_json_bytes(out, line);
+    if full {
+        out.extend_from_slice(b"\\n");
+    }
+    out.extend_from_slice(b"\",\"stream\":\"");
+    out.extend_from_slice(stream.name());
+    out.extend_from_slice(b"\",\"time\":\"");
+    out.extend_from_slice(&ts[..29]);
+    out.extend_from_slice(b"Z\"}\n");
+}
+
+/// JSON string contents for `bytes`; invalid UTF-8 becomes U+FFFD (what
+/// Docker's encoder does: JSON cannot carry arbitrary bytes).
+pub fn push_json_bytes(out: &mut Vec<u8>, mut bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    while !bytes.is_empty() {
+        let (valid, bad) = match std::str::from_utf8(bytes) {
+            Ok(_) => (bytes.len(), 0),
+            Err(e) => (
+                e.valid_up_to(),
+                e.error_len().unwrap_or(bytes.len() - e.valid_up_to()),
+            ),
         };
-        out.extend_from_slice(ts);
-        out.push(b' ');
-        out.extend_from_slice(stream.name());
-        out.push(b' ');
-        out.push(tag);
-        out.push(b' ');
-        out.extend_from_slice(line);
-        out.push(b'\n');
-        rest = next;
+        for &b in &bytes[..valid] {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0..=0x1f | 0x7f => {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 15) as usize]);
+                }
+                _ => out.push(b),
+            }
+        }
+        if bad > 0 {
+            out.extend_from_slice(b"\\ufffd");
+        }
+        bytes = &bytes[valid + bad..];
     }
 }
 
-/// The open log file.
+/// Append the k8s-file lines for one chunk of output to `out`.
+pub fn encode_chunk(out: &mut Vec<u8>, ts: &[u8; TIMESTAMP_LEN], stream: Stream, data: &[u8]) {
+    for (line, full) in records(data) {
+        k8s_record(out, ts, stream, line, full);
+    }
+}
+
+/// The open log: its format, file and rotation state.
 pub struct LogFile {
-    fd: OwnedFd,
+    /// `None` for the `none` driver.
+    fd: Option<OwnedFd>,
+    path: PathBuf,
+    driver: LogDriver,
+    max_size: u64,
+    max_file: u32,
+    /// Bytes in the live file.
+    size: u64,
     buf: Vec<u8>,
 }
 
+fn open_append(path: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        path,
+        OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )?)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    p.into()
+}
+
 impl LogFile {
-    /// Open (create 0600) for appending; CLOEXEC so no child inherits it.
+    /// Open (create 0600) for appending, k8s-file, no rotation; CLOEXEC so
+    /// no child inherits it.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let fd = rustix::fs::open(
-            path,
-            OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )?;
+        let fd = open_append(path)?;
+        let size = rustix::fs::fstat(&fd)?.st_size as u64;
         Ok(LogFile {
-            fd,
+            fd: Some(fd),
+            path: path.to_owned(),
+            driver: LogDriver::K8sFile,
+            max_size: 0,
+            max_file: 1,
+            size,
             buf: Vec::new(),
         })
+    }
+
+    /// Open the log `args` asks for (driver, rotation).
+    pub fn for_args(args: &Args) -> io::Result<Self> {
+        if args.log_driver == LogDriver::None {
+            return Ok(LogFile {
+                fd: None,
+                path: args.log_path.clone(),
+                driver: LogDriver::None,
+                max_size: 0,
+                max_file: 1,
+                size: 0,
+                buf: Vec::new(),
+            });
+        }
+        let mut log = LogFile::open(&args.log_path)?;
+        log.driver = args.log_driver;
+        log.max_size = args.log_max_size;
+        log.max_file = args.log_max_file.max(1);
+        Ok(log)
     }
 
     /// Log one chunk. Write errors (full disk) are dropped: losing log lines
     /// must not stop the relay or lose the exit code.
     pub fn write_chunk(&mut self, stream: Stream, data: &[u8]) {
+        if self.fd.is_none() {
+            return;
+        }
+        let ts = now_timestamp();
         self.buf.clear();
-        encode_chunk(&mut self.buf, &now_timestamp(), stream, data);
-        let mut rest = &self.buf[..];
+        // Record by record, so rotation happens on record boundaries and a
+        // file exceeds max-size by at most one record.
+        let mut buf = std::mem::take(&mut self.buf);
+        for (line, full) in records(data) {
+            match self.driver {
+                LogDriver::JsonFile => json_record(&mut buf, &ts, stream, line, full),
+                _ => k8s_record(&mut buf, &ts, stream, line, full),
+            }
+            if self.max_size > 0 && self.size + buf.len() as u64 >= self.max_size {
+                self.write_out(&buf);
+                buf.clear();
+                self.rotate();
+            }
+        }
+        self.write_out(&buf);
+        buf.clear();
+        // Don't keep a big buffer alive after a burst: it would stay in the
+        // monitor's private memory for the container's whole life.
+        if buf.capacity() > 64 * 1024 {
+            buf = Vec::new();
+        }
+        self.buf = buf;
+    }
+
+    fn write_out(&mut self, mut rest: &[u8]) {
+        let Some(fd) = &self.fd else { return };
         while !rest.is_empty() {
-            match rustix::io::write(&self.fd, rest) {
+            match rustix::io::write(fd, rest) {
                 Ok(0) => break,
-                Ok(n) => rest = &rest[n..],
+                Ok(n) => {
+                    rest = &rest[n..];
+                    self.size += n as u64;
+                }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(_) => break,
             }
         }
-        // Don't keep a big buffer alive after a burst: it would stay in the
-        // monitor's private memory for the container's whole life.
-        if self.buf.capacity() > 64 * 1024 {
-            self.buf = Vec::new();
+    }
+
+    /// Shift `LOG.i` to `LOG.(i+1)` (the oldest falls off), `LOG` to
+    /// `LOG.1`, and start a new `LOG`. With one file, a fresh file is
+    /// renamed over `LOG`, so a reader never sees it missing or truncated
+    /// in place (it notices the new inode).
+    fn rotate(&mut self) {
+        let n = self.max_file;
+        if n > 1 {
+            for i in (1..n - 1).rev() {
+                let _ = std::fs::rename(
+                    with_suffix(&self.path, &format!(".{i}")),
+                    with_suffix(&self.path, &format!(".{}", i + 1)),
+                );
+            }
+            let _ = std::fs::rename(&self.path, with_suffix(&self.path, ".1"));
+        } else {
+            let fresh = with_suffix(&self.path, ".new");
+            let _ = std::fs::remove_file(&fresh);
+            if open_append(&fresh).is_ok() {
+                let _ = std::fs::rename(&fresh, &self.path);
+            }
+        }
+        // On failure keep writing to the old file: losing rotation is
+        // better than losing output.
+        if let Ok(fd) = open_append(&self.path) {
+            self.size = rustix::fs::fstat(&fd).map_or(0, |st| st.st_size as u64);
+            self.fd = Some(fd);
         }
     }
 }
@@ -198,5 +379,65 @@ mod tests {
         let mut out = Vec::new();
         encode_chunk(&mut out, &ts, Stream::Stderr, b"x\n");
         assert_eq!(String::from_utf8(out).unwrap(), format!("{t} stderr F x\n"));
+    }
+
+    #[test]
+    fn json_records() {
+        let ts = format_timestamp(0, 5);
+        let mut out = Vec::new();
+        for (line, full) in records(b"a\"b\n\xff\x01z") {
+            json_record(&mut out, &ts, Stream::Stdout, line, full);
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"log\":\"a\\\"b\\n\",\"stream\":\"stdout\",\"time\":\"1970-01-01T00:00:00.000000005Z\"}\n\
+             {\"log\":\"\\ufffd\\u0001z\",\"stream\":\"stdout\",\"time\":\"1970-01-01T00:00:00.000000005Z\"}\n"
+        );
+    }
+
+    #[test]
+    fn rotation_keeps_whole_records_and_max_files() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("log");
+        let mut log = LogFile::open(&path).unwrap();
+        log.max_size = 1000;
+        log.max_file = 3;
+        let mut all = Vec::new();
+        for i in 0..200 {
+            let line = format!("line {i:05}\n");
+            all.extend_from_slice(line.as_bytes());
+            log.write_chunk(Stream::Stdout, line.as_bytes());
+        }
+        let mut names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["log", "log.1", "log.2"]);
+        let mut text = String::new();
+        for n in ["log.2", "log.1", "log"] {
+            let t = std::fs::read_to_string(d.path().join(n)).unwrap();
+            // max-size plus at most one record.
+            assert!(t.len() < 1000 + 60, "{n}: {}", t.len());
+            assert!(t.is_empty() || t.ends_with('\n'));
+            text.push_str(&t);
+        }
+        let lines: Vec<&str> = text.lines().map(|l| &l[TIMESTAMP_LEN + 10..]).collect();
+        let last: Vec<String> = (200 - lines.len()..200)
+            .map(|i| format!("line {i:05}"))
+            .collect();
+        assert_eq!(lines, last);
+
+        let mut one = LogFile::open(&d.path().join("single")).unwrap();
+        one.max_size = 100;
+        for _ in 0..10 {
+            one.write_chunk(
+                Stream::Stderr,
+                b"0123456789012345678901234567890123456789\n",
+            );
+        }
+        let t = std::fs::read_to_string(d.path().join("single")).unwrap();
+        assert!(t.len() < 200);
+        assert!(!d.path().join("single.1").exists());
     }
 }

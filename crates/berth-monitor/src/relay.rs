@@ -13,6 +13,7 @@ use rustix::io::Errno;
 use rustix::process::{Pid, WaitStatus};
 
 use crate::attach::{AttachServer, ClientRead};
+use crate::console::{self, ConsoleSocket};
 use crate::log::{LogFile, Stream};
 use crate::reap;
 use crate::runmode::RunStart;
@@ -45,6 +46,15 @@ pub struct Relay {
     pub attach: AttachServer,
     /// Run mode: the startup still in progress while the loop runs.
     pub start: Option<RunStart>,
+    /// Terminal: the console socket until the runtime sent the master.
+    console: Option<ConsoleSocket>,
+    /// Terminal: the pty master (nonblocking); `None` before it arrived
+    /// and after the container's side closed.
+    pty: Option<OwnedFd>,
+    /// Terminal: feed client input to the pty (`--stdin`).
+    pty_stdin: bool,
+    /// Terminal: the latest window size a client asked for.
+    winsize: Option<(u16, u16)>,
     /// poll(2) set and what each entry is, rebuilt every turn. Kept here,
     /// allocated up front, so an idle loop never calls the allocator (whose
     /// code pages would otherwise be faulted back in after
@@ -57,6 +67,8 @@ pub struct Relay {
 #[derive(Clone, Copy)]
 enum Tag {
     Out(Stream),
+    Pty,
+    Console,
     Pidfd,
     Signal,
     Listener,
@@ -83,9 +95,56 @@ impl Relay {
             log,
             attach,
             start: None,
+            console: None,
+            pty: None,
+            pty_stdin: false,
+            winsize: None,
             fds: Vec::with_capacity(16),
             tags: Vec::with_capacity(16),
         }
+    }
+
+    /// Terminal mode: wait on `console` for the pty master; with `stdin`,
+    /// client input goes to the terminal.
+    pub fn set_console(&mut self, console: Option<ConsoleSocket>, stdin: bool) {
+        self.console = console;
+        self.pty_stdin = stdin && self.console.is_some();
+    }
+
+    /// Close the console socket and remove its file.
+    fn drop_console(&mut self) {
+        if let Some(c) = self.console.take() {
+            c.remove();
+        }
+    }
+
+    fn terminal(&self) -> bool {
+        self.console.is_some() || self.pty.is_some() || self.pty_stdin
+    }
+
+    /// The runtime connected to the console socket: take the master.
+    fn console_event(&mut self) {
+        let Some(sock) = &self.console else { return };
+        let master = match sock.receive() {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
+            Err(_) => {
+                // A broken runtime connection: no terminal to relay.
+                self.drop_console();
+                return;
+            }
+        };
+        self.drop_console();
+        if let Some((rows, cols)) = self.winsize {
+            console::set_winsize(&master, rows, cols);
+        }
+        if self.pty_stdin {
+            // A second fd for the same master: the stdin slot is closed
+            // independently of the output side.
+            self.stdin = rustix::io::fcntl_dupfd_cloexec(&master, 3).ok();
+        }
+        self.pty = Some(master);
+        self.flush_stdin();
     }
 
     /// Log and broadcast one chunk of container output.
@@ -130,8 +189,12 @@ impl Relay {
                 self.stdin = None;
                 self.stdin_pending = Vec::new();
                 pidfd = None;
-                let drained =
-                    self.stdout.is_none() && self.stderr.is_none() && !self.attach.has_pending();
+                // No master is coming any more.
+                self.drop_console();
+                let drained = self.stdout.is_none()
+                    && self.stderr.is_none()
+                    && self.pty.is_none()
+                    && !self.attach.has_pending();
                 if drained || Instant::now() >= deadline {
                     break;
                 }
@@ -165,6 +228,12 @@ impl Relay {
             }
             if let Some(fd) = &self.stderr {
                 add(fd, libc::POLLIN, Tag::Out(Stream::Stderr));
+            }
+            if let Some(fd) = &self.pty {
+                add(fd, libc::POLLIN, Tag::Pty);
+            }
+            if let Some(c) = &self.console {
+                add(c.fd(), libc::POLLIN, Tag::Console);
             }
             if let Some(fd) = &pidfd {
                 add(fd, libc::POLLIN, Tag::Pidfd);
@@ -224,6 +293,8 @@ impl Relay {
                 match *tag {
                     Tag::Client(_) => {}
                     Tag::Out(stream) => self.pipe_event(stream, &mut buf),
+                    Tag::Pty => self.pty_event(&mut buf),
+                    Tag::Console => self.console_event(),
                     Tag::Pidfd => {
                         // Readable means the init has exited.
                         exited = exited.or_else(|| check_exit(init, true));
@@ -248,6 +319,7 @@ impl Relay {
                 self.attach.accept_all();
             }
         }
+        self.drop_console();
         exited.flatten()
     }
 
@@ -262,29 +334,70 @@ impl Relay {
         if rev & (libc::POLLIN | libc::POLLHUP) != 0 && self.attach.clients[i].reading {
             match self.attach.read(i, buf) {
                 ClientRead::Data(n) => {
-                    if self.stdin.is_some() && !self.stdin_eof {
-                        self.stdin_pending.extend_from_slice(&buf[..n]);
-                        self.flush_stdin();
+                    let takes_input = (self.stdin.is_some() || self.pty_stdin) && !self.stdin_eof;
+                    let sink = takes_input.then_some(&mut self.stdin_pending);
+                    // Without stdin the bytes are still decoded: control
+                    // frames, and reading is how EOF is noticed.
+                    let Ok(ctl) = self.attach.clients[i].feed(&buf[..n], sink) else {
+                        return false;
+                    };
+                    if let Some((rows, cols)) = ctl.resize {
+                        self.winsize = Some((rows, cols));
+                        if let Some(pty) = &self.pty {
+                            console::set_winsize(pty, rows, cols);
+                        }
                     }
-                    // Without --stdin the bytes are read only to notice EOF.
+                    if ctl.close_stdin {
+                        self.end_stdin();
+                    }
+                    self.flush_stdin();
                 }
                 ClientRead::Again => {}
                 ClientRead::Eof => {
-                    // Half-close: the client is done typing but still wants
-                    // output. It ends the container's stdin.
+                    // Half-close: the client is done typing but may still
+                    // want output. It ends the container's stdin, unless it
+                    // is a framed client that never fed stdin or detached.
                     self.attach.clients[i].reading = false;
-                    if self.stdin.is_some() {
-                        self.stdin_eof = true;
-                        self.flush_stdin();
+                    if self.attach.clients[i].ends_stdin() {
+                        self.end_stdin();
                     }
                 }
-                ClientRead::Gone => return false,
+                ClientRead::Gone => {
+                    if self.attach.clients[i].ends_stdin() {
+                        self.end_stdin();
+                    }
+                    return false;
+                }
             }
         } else if rev & libc::POLLHUP != 0 && !self.attach.clients[i].reading {
             // Both directions closed: nobody is listening any more.
             return false;
         }
         true
+    }
+
+    /// A client ended the input: close the container's stdin once pending
+    /// bytes are written. Never for a terminal: closing our side of the
+    /// master does not give the container an EOF, and other clients may
+    /// still type.
+    fn end_stdin(&mut self) {
+        if self.terminal() || self.stdin.is_none() {
+            return;
+        }
+        self.stdin_eof = true;
+        self.flush_stdin();
+    }
+
+    /// One read from the pty master. EIO means the container's side is
+    /// closed (every process holding the slave exited).
+    fn pty_event(&mut self, buf: &mut [u8]) {
+        let Some(fd) = self.pty.as_ref() else { return };
+        match rustix::io::read(fd, &mut *buf) {
+            Ok(0) => self.pty = None,
+            Ok(n) => self.output(Stream::Stdout, &buf[..n]),
+            Err(Errno::AGAIN) | Err(Errno::INTR) => {}
+            Err(_) => self.pty = None,
+        }
     }
 
     /// One read from a pipe; EOF or error closes it.
@@ -306,7 +419,10 @@ impl Relay {
     /// a half-close once everything is written, or if the reader is gone.
     fn flush_stdin(&mut self) {
         let Some(fd) = &self.stdin else {
-            self.stdin_pending.clear();
+            // Keep what was typed while the terminal is still coming.
+            if self.console.is_none() || !self.pty_stdin {
+                self.stdin_pending.clear();
+            }
             return;
         };
         while !self.stdin_pending.is_empty() {

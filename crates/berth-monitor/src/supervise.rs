@@ -10,6 +10,7 @@ use rustix::fs::{Mode, OFlags};
 
 use crate::args::Args;
 use crate::attach::AttachServer;
+use crate::console::ConsoleSocket;
 use crate::log::LogFile;
 use crate::relay::Relay;
 use crate::runmode::RunStart;
@@ -29,8 +30,10 @@ pub const ATTACH_WAIT: Duration = Duration::from_secs(5);
 /// the runtime exited before writing the pid file), else 0.
 pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
     let me = rustix::process::getpid().as_raw_nonzero().get();
+    let console_file = crate::console::console_path(&args.attach_socket);
     let fail = |attach: AttachServer, msg: String| {
         attach.shutdown();
+        let _ = std::fs::remove_file(&console_file);
         reap::sweep_all();
         let _ = sync::write_all(sync.as_fd(), &sync::encode(0, me, Some(&msg)));
         1
@@ -38,13 +41,21 @@ pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
 
     // Everything that can fail without side effects comes before the
     // runtime, so a failure leaves no container behind.
-    let log = match LogFile::open(&args.log_path) {
+    let log = match LogFile::for_args(args) {
         Ok(l) => l,
         Err(e) => return fail(attach, format!("open log {}: {e}", args.log_path.display())),
     };
     let sigfd = match reap::sigchld_fd() {
         Ok(fd) => fd,
         Err(e) => return fail(attach, format!("signalfd: {e}")),
+    };
+    let console = if args.terminal {
+        match ConsoleSocket::bind(&console_file) {
+            Ok(c) => Some(c),
+            Err(e) => return fail(attach, format!("console socket: {e}")),
+        }
+    } else {
+        None
     };
     let mut attach = attach;
     if args.attach_wait {
@@ -55,12 +66,15 @@ pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
 
     // Exec mode is run mode with `runtime exec`: one foreground runtime
     // process whose exit status is the exec'd process's exit code.
-    if args.run || args.exec {
+    // A terminal needs the runtime detached (see `create::spawn_runtime`),
+    // so with one, run and exec modes take create mode's path.
+    if (args.run || args.exec) && !args.terminal {
         let running = match create::run(args) {
             Ok(r) => r,
             Err(msg) => return fail(attach, msg),
         };
         let mut relay = Relay::new(running.stdout, running.stderr, running.stdin, log, attach);
+        relay.set_console(console, args.stdin);
         relay.start = Some(RunStart::new(sync, me, &args.pid_file));
         let status = relay.run(running.runtime, running.pidfd, &sigfd);
         let code = status.map_or(UNKNOWN_EXIT, spawn::exit_code);
@@ -71,6 +85,7 @@ pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
             start.fail(code);
             let Relay { attach, .. } = relay;
             attach.shutdown();
+            let _ = std::fs::remove_file(&console_file);
             reap::sweep_all();
             return 1;
         }
@@ -89,6 +104,7 @@ pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
     drop(sync);
 
     let mut relay = Relay::new(created.stdout, created.stderr, created.stdin, log, attach);
+    relay.set_console(console, args.stdin);
     for (stream, data) in &created.early {
         relay.output(*stream, data);
     }

@@ -11,7 +11,10 @@ mod monitor;
 mod runc;
 mod select;
 
-pub use monitor::{spawn_monitor, start_monitor, MonitorRequest, PendingMonitor};
+pub use monitor::{
+    spawn_monitor, start_monitor, start_monitor_with, MonitorOptions, MonitorRequest,
+    PendingMonitor,
+};
 pub use runc::RuntimeCli;
 pub use select::{find_binary, select_runtime, RuntimeChoice};
 

@@ -42,6 +42,31 @@ pub struct MonitorRequest {
     pub exit_command: Vec<String>,
 }
 
+/// Monitor settings beyond [`MonitorRequest`] (kept apart so existing
+/// request literals stay valid): log driver and rotation. The terminal is
+/// not here: it follows the bundle's `process.terminal`, which is what
+/// makes the runtime need a console socket.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorOptions {
+    /// `k8s-file` (also when empty), `json-file` or `none`.
+    pub log_driver: String,
+    /// Rotate at this many bytes (0: never).
+    pub log_max_size: u64,
+    /// Files kept, the live one included (0 means 1).
+    pub log_max_file: u32,
+}
+
+/// Whether `bundle/config.json` asks for a terminal.
+fn bundle_wants_terminal(bundle: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read(bundle.join("config.json")) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
+        .unwrap_or(false)
+}
+
 /// The sync fd number the monitor is told about.
 const SYNC_FD: i32 = 3;
 
@@ -92,6 +117,15 @@ pub fn spawn_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<S
 /// Start the monitor for `req` and return once it has detached (its attach
 /// socket exists then); [`PendingMonitor::wait_ready`] collects its report.
 pub fn start_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<PendingMonitor> {
+    start_monitor_with(runtime, req, &MonitorOptions::default())
+}
+
+/// [`start_monitor`] with log driver and rotation settings.
+pub fn start_monitor_with(
+    runtime: &dyn OciRuntime,
+    req: &MonitorRequest,
+    opts: &MonitorOptions,
+) -> Result<PendingMonitor> {
     let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::io("creating the monitor sync pipe", e.into()))?;
     let mut cmd = Command::new(&req.monitor_binary);
@@ -121,6 +155,18 @@ pub fn start_monitor(runtime: &dyn OciRuntime, req: &MonitorRequest) -> Result<P
     }
     if req.attach_wait {
         cmd.arg("--attach-wait");
+    }
+    if bundle_wants_terminal(&req.bundle) {
+        cmd.arg("--terminal");
+    }
+    if !opts.log_driver.is_empty() && opts.log_driver != "k8s-file" {
+        cmd.arg("--log-driver").arg(&opts.log_driver);
+    }
+    if opts.log_max_size > 0 {
+        cmd.arg("--log-max-size")
+            .arg(opts.log_max_size.to_string())
+            .arg("--log-max-file")
+            .arg(opts.log_max_file.max(1).to_string());
     }
     for word in &req.exit_command {
         cmd.arg("--exit-cmd").arg(word);

@@ -34,6 +34,8 @@ fn record(i: usize) -> ContainerRecord {
             tty: false,
             auto_remove: false,
             log_driver: "k8s-file".into(),
+            log_max_size: 0,
+            log_max_file: 0,
             runtime: "runc".into(),
             restart_policy: Default::default(),
         },

@@ -18,6 +18,7 @@ mod lookup;
 mod mem;
 mod schema;
 mod sqlite;
+mod volumes;
 
 use berth_types::exec::ExecSession;
 use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
@@ -25,6 +26,7 @@ use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result
 pub use lookup::resolve;
 pub use mem::MemStore;
 pub use sqlite::SqliteStore;
+pub use volumes::{no_such_volume, validate_volume_name, volume_exists, VolumeRecord};
 
 /// How long the exit code of a removed container stays readable.
 pub const EXIT_CODE_RETENTION_SECS: i64 = 300;
@@ -106,6 +108,22 @@ pub trait StateStore: Send + Sync {
     /// Resolve user input to a full exec session ID: an exact ID or a unique
     /// ID prefix.
     fn lookup_exec_session(&self, id_or_prefix: &str) -> Result<String>;
+
+    /// Store a new volume ([`ErrorKind::NameInUse`] when the name is taken,
+    /// [`ErrorKind::InvalidInput`] for an invalid name).
+    fn add_volume(&self, volume: &VolumeRecord) -> Result<()>;
+
+    /// The volume named `name` (see [`no_such_volume`] otherwise).
+    fn get_volume(&self, name: &str) -> Result<VolumeRecord>;
+
+    /// Replace a stored volume (same name).
+    fn save_volume(&self, volume: &VolumeRecord) -> Result<()>;
+
+    /// Delete volume `name` (see [`no_such_volume`] when unknown).
+    fn remove_volume(&self, name: &str) -> Result<()>;
+
+    /// Every volume, sorted by name.
+    fn list_volumes(&self) -> Result<Vec<VolumeRecord>>;
 
     /// Problems found by a full consistency check of the store; empty when
     /// healthy (`berth system check`).

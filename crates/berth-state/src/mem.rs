@@ -26,6 +26,8 @@ struct Inner {
     exit_codes: HashMap<String, i32>,
     /// Exec sessions with their insertion sequence numbers.
     execs: HashMap<String, (u64, ExecSession)>,
+    /// Volumes by name (sorted: `list_volumes` is by name).
+    volumes: std::collections::BTreeMap<String, crate::VolumeRecord>,
     /// Insertion counter: the tie-break for equal creation times, like
     /// SQLite's rowid.
     next_seq: u64,
@@ -72,6 +74,46 @@ impl MemStore {
 }
 
 impl StateStore for MemStore {
+    fn add_volume(&self, volume: &crate::VolumeRecord) -> Result<()> {
+        crate::validate_volume_name(&volume.name)?;
+        let mut inner = self.inner();
+        if inner.volumes.contains_key(&volume.name) {
+            return Err(crate::volume_exists(&volume.name));
+        }
+        inner.volumes.insert(volume.name.clone(), volume.clone());
+        Ok(())
+    }
+
+    fn get_volume(&self, name: &str) -> Result<crate::VolumeRecord> {
+        let inner = self.inner();
+        inner
+            .volumes
+            .get(name)
+            .cloned()
+            .ok_or_else(|| crate::no_such_volume(name))
+    }
+
+    fn save_volume(&self, volume: &crate::VolumeRecord) -> Result<()> {
+        let mut inner = self.inner();
+        match inner.volumes.get_mut(&volume.name) {
+            Some(v) => *v = volume.clone(),
+            None => return Err(crate::no_such_volume(&volume.name)),
+        }
+        Ok(())
+    }
+
+    fn remove_volume(&self, name: &str) -> Result<()> {
+        self.inner()
+            .volumes
+            .remove(name)
+            .map(drop)
+            .ok_or_else(|| crate::no_such_volume(name))
+    }
+
+    fn list_volumes(&self) -> Result<Vec<crate::VolumeRecord>> {
+        Ok(self.inner().volumes.values().cloned().collect())
+    }
+
     fn add_container(&self, record: &ContainerRecord) -> Result<()> {
         validate_record(record)?;
         let mut inner = self.inner();

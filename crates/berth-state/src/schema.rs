@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// Ordered migrations; the schema version is the number applied.
 ///
-/// Planned next versions: pods, volumes.
+/// Planned next versions: pods.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // v1: containers. `created` is nanoseconds since the epoch (orders
     // `ps` and picks `--latest`); `state` is the state word for cheap
@@ -46,6 +46,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         session_json TEXT NOT NULL
     );
     CREATE INDEX exec_sessions_by_container ON exec_sessions (container_id, created);",
+    // v4: volumes (see `volumes.rs` for why here and not as files). The
+    // full record is JSON; the name is the key.
+    "CREATE TABLE volumes (
+        name        TEXT PRIMARY KEY NOT NULL,
+        volume_json TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes and understands.

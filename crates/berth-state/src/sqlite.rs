@@ -1,5 +1,7 @@
 //! The SQLite-backed [`StateStore`].
 
+mod vol;
+
 use crate::lookup::hex_prefix_range;
 use crate::schema::{self, Migrated};
 use crate::{
@@ -454,6 +456,26 @@ impl StateStore for SqliteStore {
 
     fn lookup_exec_session(&self, id_or_prefix: &str) -> Result<String> {
         self.lookup_exec_impl(id_or_prefix)
+    }
+
+    fn add_volume(&self, volume: &crate::VolumeRecord) -> Result<()> {
+        self.add_volume_impl(volume)
+    }
+
+    fn get_volume(&self, name: &str) -> Result<crate::VolumeRecord> {
+        self.get_volume_impl(name)
+    }
+
+    fn save_volume(&self, volume: &crate::VolumeRecord) -> Result<()> {
+        self.save_volume_impl(volume)
+    }
+
+    fn remove_volume(&self, name: &str) -> Result<()> {
+        self.remove_volume_impl(name)
+    }
+
+    fn list_volumes(&self) -> Result<Vec<crate::VolumeRecord>> {
+        self.list_volumes_impl()
     }
 
     /// `PRAGMA integrity_check`, plus a decode of every stored record.

@@ -350,6 +350,57 @@ fn sqlite() -> Fixture {
     }
 }
 
+fn volume(name: &str) -> berth_state::VolumeRecord {
+    berth_state::VolumeRecord {
+        name: name.into(),
+        driver: "local".into(),
+        mountpoint: format!("/var/lib/berth/volumes/{name}/_data"),
+        created: "2024-01-01T00:00:00Z".into(),
+        labels: Default::default(),
+        options: Default::default(),
+        anonymous: false,
+        needs_copy_up: true,
+    }
+}
+
+fn volumes_round_trip(s: &dyn StateStore) {
+    assert!(s.list_volumes().unwrap().is_empty());
+    s.add_volume(&volume("b")).unwrap();
+    s.add_volume(&volume("a")).unwrap();
+    assert_eq!(
+        s.add_volume(&volume("a")).unwrap_err().kind,
+        ErrorKind::NameInUse
+    );
+    for bad in ["", "../x", "a/b", "-x", ".."] {
+        assert_eq!(
+            s.add_volume(&volume(bad)).unwrap_err().kind,
+            ErrorKind::InvalidInput,
+            "{bad}"
+        );
+    }
+    let mut a = s.get_volume("a").unwrap();
+    assert_eq!(a, volume("a"));
+    a.needs_copy_up = false;
+    a.labels.insert("k".into(), "v".into());
+    s.save_volume(&a).unwrap();
+    assert_eq!(s.get_volume("a").unwrap(), a);
+    let names: Vec<String> = s
+        .list_volumes()
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    s.remove_volume("a").unwrap();
+    assert_eq!(
+        s.remove_volume("a").unwrap_err().kind,
+        ErrorKind::NoSuchContainer
+    );
+    assert!(s.get_volume("a").is_err());
+    assert!(s.save_volume(&volume("zz")).is_err());
+    assert_eq!(s.list_volumes().unwrap().len(), 1);
+}
+
 macro_rules! conformance {
     ($store:ident: $($case:ident),* $(,)?) => {
         mod $store {
@@ -390,4 +441,5 @@ for_all_stores!(
     exec_sessions_round_trip,
     finished_exec_sessions_are_capped,
     save_config_keeps_id_and_name,
+    volumes_round_trip,
 );

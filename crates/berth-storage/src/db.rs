@@ -11,7 +11,7 @@ use berth_types::{Error, ErrorKind, Result};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 /// Schema version this code writes. Bump and add a step in `migrate`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE layers (
@@ -55,6 +55,11 @@ CREATE TABLE container_layers (
 CREATE INDEX container_layers_diff ON container_layers(diff_id);
 ";
 
+/// v2: how many `berth mount` calls are outstanding per container, so a
+/// user's mount survives the container stopping and `unmount` only takes it
+/// down when the last user is done (Podman's mount count).
+const SCHEMA_V2: &str = "ALTER TABLE containers ADD COLUMN mount_count INTEGER NOT NULL DEFAULT 0;";
+
 /// Open the database, creating or migrating the schema.
 pub(crate) fn open(path: &Path) -> Result<Connection> {
     let mut conn =
@@ -88,10 +93,20 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
         .map_err(|e| db_err("reading schema version", e))?;
     match version {
-        None => {
-            tx.execute_batch(SCHEMA_V1).map_err(|e| db_err("creating schema", e))?;
-            tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION])
+        None | Some(1) => {
+            if version.is_none() {
+                tx.execute_batch(SCHEMA_V1)
+                    .map_err(|e| db_err("creating schema", e))?;
+            }
+            tx.execute_batch(SCHEMA_V2)
+                .map_err(|e| db_err("migrating schema to v2", e))?;
+            tx.execute("DELETE FROM schema_version", [])
                 .map_err(|e| db_err("recording schema version", e))?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [SCHEMA_VERSION],
+            )
+            .map_err(|e| db_err("recording schema version", e))?;
         }
         Some(SCHEMA_VERSION) => {}
         Some(v) if v > SCHEMA_VERSION => {

@@ -40,12 +40,16 @@ use tar::EntryType;
 pub struct ExtractOptions {
     /// Maximum bytes of file data the layer may expand to.
     pub max_bytes: u64,
+    /// A plain archive (`cp`), not an image layer: `.wh.` names are
+    /// ordinary files, not whiteouts.
+    pub plain: bool,
 }
 
 impl Default for ExtractOptions {
     fn default() -> Self {
         ExtractOptions {
             max_bytes: crate::DEFAULT_MAX_LAYER_BYTES,
+            plain: false,
         }
     }
 }
@@ -75,6 +79,31 @@ pub(crate) fn extract_layer_observed<R: Read>(
     opts: &ExtractOptions,
     on_file: &mut dyn FnMut(u64, u64, &[u8]),
 ) -> Result<u64> {
+    extract_rooted(reader, dest, &[], label, opts, on_file)
+}
+
+/// Extract the tar `reader` below the directory `under` (components,
+/// resolved as if `root` were `/`, so symlinks in it stay inside `root`):
+/// `cp` into a container, where the archive lands in some directory of the
+/// container's rootfs and every path must still be confined to the rootfs.
+pub fn extract_in_root<R: Read>(
+    reader: R,
+    root: &Path,
+    under: &[OsString],
+    label: &str,
+    opts: &ExtractOptions,
+) -> Result<u64> {
+    extract_rooted(reader, root, under, label, opts, &mut |_, _, _| {})
+}
+
+fn extract_rooted<R: Read>(
+    reader: R,
+    dest: &Path,
+    under: &[OsString],
+    label: &str,
+    opts: &ExtractOptions,
+    on_file: &mut dyn FnMut(u64, u64, &[u8]),
+) -> Result<u64> {
     let root = rfs::open(
         dest,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
@@ -92,6 +121,8 @@ pub(crate) fn extract_layer_observed<R: Read>(
         root,
         label,
         max: opts.max_bytes,
+        plain: opts.plain,
+        under: under.to_vec(),
         written: 0,
         files: HashSet::new(),
         dir_times: Vec::new(),
@@ -115,6 +146,10 @@ struct Extractor<'a> {
     root: OwnedFd,
     label: &'a str,
     max: u64,
+    /// `.wh.` names are plain files (see [`ExtractOptions::plain`]).
+    plain: bool,
+    /// Components prepended to every entry path (and hardlink target).
+    under: Vec<OsString>,
     written: u64,
     /// Cleaned paths of non-directories extracted so far (hardlink targets).
     files: HashSet<Vec<u8>>,
@@ -279,7 +314,19 @@ impl Extractor<'_> {
         ) {
             return Ok(()); // metadata records; tar already applied them
         }
-        let comps = clean_path(&raw_path).map_err(|why| self.bad(&raw_path, why))?;
+        let mut comps = clean_path(&raw_path).map_err(|why| self.bad(&raw_path, why))?;
+        if !self.under.is_empty() {
+            if comps.is_empty() {
+                // The archive's own root ("./") is the existing destination
+                // directory: it is left as it is (it may be a symlink the
+                // container made, which must not be replaced).
+                if kind == EntryType::Directory {
+                    return Ok(());
+                }
+                return Err(self.bad(&raw_path, "not a directory but names the destination"));
+            }
+            comps.splice(0..0, self.under.iter().cloned());
+        }
         let meta = self.meta(entry, &raw_path)?;
 
         let Some((name, parent_comps)) = comps.split_last() else {
@@ -297,7 +344,7 @@ impl Extractor<'_> {
         let name_b = name.as_bytes();
 
         // Whiteouts.
-        if let Some(rest) = name_b.strip_prefix(b".wh.") {
+        if let Some(rest) = name_b.strip_prefix(b".wh.").filter(|_| !self.plain) {
             let parent = self
                 .open_dir(parent_comps, true)
                 .map_err(|e| self.io(&raw_path, "opening parent of", e))?;
@@ -409,8 +456,11 @@ impl Extractor<'_> {
                 let target = entry
                     .link_name_bytes()
                     .ok_or_else(|| self.bad(&raw_path, "hardlink without target"))?;
-                let tcomps = clean_path(&target)
+                let mut tcomps = clean_path(&target)
                     .map_err(|why| self.bad(&raw_path, format!("hardlink target: {why}")))?;
+                if !tcomps.is_empty() {
+                    tcomps.splice(0..0, self.under.iter().cloned());
+                }
                 let tkey = join(&tcomps).into_vec();
                 if tcomps.is_empty() || !self.files.contains(&tkey) {
                     return Err(self.bad(

@@ -414,7 +414,10 @@ fn size_limit_stops_bombs() {
     let big = vec![0u8; 2 << 20];
     let r = f.run_opts(
         &[file("a", &big[..1 << 20]), file("b", &big)],
-        &ExtractOptions { max_bytes: 2 << 20 },
+        &ExtractOptions {
+            max_bytes: 2 << 20,
+            plain: false,
+        },
     );
     let e = r.expect_err("over the limit");
     assert!(e.message.contains("size limit"), "{}", e.message);

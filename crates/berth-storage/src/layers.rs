@@ -120,10 +120,24 @@ impl Store {
         res
     }
 
-    /// IDs of every container that has a read-write layer (for `system
-    /// check`, which compares them with the container store).
+    /// IDs of every container that has a read-write layer, registered or
+    /// only on disk (a create killed between the directory's rename and
+    /// the registration leaves the latter), for `system check`, which
+    /// compares them with the container store.
     pub fn container_layers(&self) -> Result<Vec<String>> {
-        crate::images::all_strings(&self.conn(), "SELECT cid FROM containers ORDER BY cid")
+        let mut ids =
+            crate::images::all_strings(&self.conn(), "SELECT cid FROM containers ORDER BY cid")?;
+        if let Ok(entries) = std::fs::read_dir(self.root.join("containers")) {
+            ids.extend(
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| check_cid(n).is_ok()),
+            );
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// Whether container `cid` has a read-write layer.
@@ -170,7 +184,8 @@ impl Store {
     /// else uses. Idempotent: no error if it does not exist.
     pub fn remove_container_layer(&self, cid: &str) -> Result<()> {
         check_cid(cid)?;
-        self.unmount(cid)?;
+        // Users' mounts end with the container (`rm` of a mounted one).
+        self.unmount_user(cid, true, false)?;
         let _lock = StoreLock::take(&self.root)?;
         let dead = {
             let mut conn = self.conn();

@@ -20,6 +20,7 @@
 
 mod archive;
 mod container_fs;
+mod copy;
 mod db;
 pub mod extract;
 #[cfg(test)]
@@ -41,7 +42,11 @@ use std::sync::Mutex;
 use berth_types::{Error, Result};
 use serde::Serialize;
 
-pub use extract::{extract_layer, ExtractOptions};
+pub use copy::{
+    copy_dir_out, mkdir_in_root, stat_in_root, tar_from_host, tar_from_root, untar_in_root,
+    PathKind,
+};
+pub use extract::{extract_in_root, extract_layer, ExtractOptions};
 pub use save::{atomic_write, SaveFormat};
 pub use tree::Change;
 

@@ -214,6 +214,7 @@ impl Store {
             )?;
             let opts = extract::ExtractOptions {
                 max_bytes: self.max_layer_bytes,
+                plain: false,
             };
             extract::extract_layer_observed(&mut rec, &diff, label, &opts, &mut |off, n, p| {
                 ranges.borrow_mut().push_back((off, n, p.to_vec()))

@@ -84,17 +84,92 @@ impl Store {
     }
 
     /// Unmount container `cid`'s overlay. Idempotent; on EBUSY falls back
-    /// to a lazy detach so the caller can proceed.
+    /// to a lazy detach so the caller can proceed. While users hold mounts
+    /// ([`Store::mount_user`]) the overlay stays: stopping a container must
+    /// not pull the tree from under a `berth mount` user.
     pub fn unmount(&self, cid: &str) -> Result<()> {
         check_cid(cid)?;
         let merged = self.container_dir(cid).join("merged");
         if !is_mounted(&merged) {
             return Ok(());
         }
-        match rmount::unmount(&merged, UnmountFlags::NOFOLLOW) {
+        if self.mount_count(cid)? > 0 {
+            return Ok(());
+        }
+        self.unmount_now(cid, &merged)
+    }
+
+    /// `berth mount`: mount container `cid` and count one more user.
+    /// A count left from before a reboot (nothing mounted) starts over.
+    pub fn mount_user(&self, cid: &str) -> Result<PathBuf> {
+        check_cid(cid)?;
+        let merged = self.container_dir(cid).join("merged");
+        if !is_mounted(&merged) {
+            self.set_mount_count(cid, 0)?;
+        }
+        let path = self.mount(cid)?;
+        let n = self.mount_count(cid)?;
+        self.set_mount_count(cid, n + 1)?;
+        Ok(path)
+    }
+
+    /// `berth unmount`: count one user fewer (all of them with `force`) and
+    /// return how many remain. The overlay itself is unmounted when none
+    /// remain and `keep` is false (the container is not running).
+    pub fn unmount_user(&self, cid: &str, force: bool, keep: bool) -> Result<u32> {
+        check_cid(cid)?;
+        let merged = self.container_dir(cid).join("merged");
+        let n = if is_mounted(&merged) {
+            self.mount_count(cid)?
+        } else {
+            0
+        };
+        let left = if force { 0 } else { n.saturating_sub(1) };
+        self.set_mount_count(cid, left)?;
+        if left == 0 && !keep && is_mounted(&merged) {
+            self.unmount_now(cid, &merged)?;
+        }
+        Ok(left)
+    }
+
+    /// Whether container `cid`'s overlay is mounted now.
+    pub fn is_mounted(&self, cid: &str) -> Result<bool> {
+        check_cid(cid)?;
+        Ok(is_mounted(&self.container_dir(cid).join("merged")))
+    }
+
+    /// Outstanding `berth mount` users of container `cid`.
+    pub fn mount_count(&self, cid: &str) -> Result<u32> {
+        let n: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT mount_count FROM containers WHERE cid = ?1",
+                [cid],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(crate::db::db_err("reading mount count", e)),
+            })?;
+        Ok(n.unwrap_or(0).max(0) as u32)
+    }
+
+    fn set_mount_count(&self, cid: &str, n: u32) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE containers SET mount_count = ?2 WHERE cid = ?1",
+                rusqlite::params![cid, n],
+            )
+            .map_err(|e| crate::db::db_err("saving mount count", e))?;
+        Ok(())
+    }
+
+    fn unmount_now(&self, cid: &str, merged: &Path) -> Result<()> {
+        match rmount::unmount(merged, UnmountFlags::NOFOLLOW) {
             Ok(()) | Err(Errno::INVAL) | Err(Errno::NOENT) => Ok(()),
             Err(Errno::BUSY) => {
-                rmount::unmount(&merged, UnmountFlags::NOFOLLOW | UnmountFlags::DETACH)
+                rmount::unmount(merged, UnmountFlags::NOFOLLOW | UnmountFlags::DETACH)
                     .map_err(|e| mount_err(cid, "unmounting (lazy)", e))
             }
             Err(e) => Err(mount_err(cid, "unmounting", e)),

@@ -325,3 +325,55 @@ pub(crate) fn changes(
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
+
+/// Write the already-open file or directory `fd` to `out` as a tar whose
+/// top entry is named `name` (a directory's entries follow below it); an
+/// empty `name` archives only a directory's contents (`cp SRC/. DEST`).
+/// Everything below `fd` is walked by descriptor as in [`write_tar`], so
+/// nothing under it is ever followed.
+pub(crate) fn write_tar_of<W: Write>(fd: OwnedFd, name: &[u8], out: W, label: &str) -> Result<W> {
+    let st = rfs::fstat(&fd).map_err(|e| crate::storage_err(label, e))?;
+    let mut w = TarWalk {
+        b: tar::Builder::new(out),
+        kind: TarKind::Plain,
+        links: HashMap::new(),
+        label,
+    };
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => {
+            if !name.is_empty() {
+                let mut p = name.to_vec();
+                p.push(b'/');
+                w.put(&mut header(&st, EntryType::Directory), &p, io::empty())?;
+            }
+            // A directory opened for reading can be listed directly.
+            w.dir(fd.as_fd(), name)?;
+        }
+        FileType::RegularFile => {
+            let size = st.st_size.max(0) as u64;
+            let mut h = header(&st, EntryType::Regular);
+            h.set_size(size);
+            let data = File::from(fd).take(size).chain(io::repeat(0)).take(size);
+            w.put(&mut h, name, data)?;
+        }
+        FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice => {
+            let t = match FileType::from_raw_mode(st.st_mode) {
+                FileType::CharacterDevice => EntryType::Char,
+                FileType::BlockDevice => EntryType::Block,
+                _ => EntryType::Fifo,
+            };
+            let mut h = header(&st, t);
+            let _ = h.set_device_major(rfs::major(st.st_rdev));
+            let _ = h.set_device_minor(rfs::minor(st.st_rdev));
+            w.put(&mut h, name, io::empty())?;
+        }
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{label}: cannot copy a socket"),
+            ))
+        }
+    }
+    w.b.into_inner()
+        .map_err(|e| crate::storage_err(format!("{label}: writing archive"), e))
+}

@@ -166,6 +166,12 @@ pub struct ContainerConfig {
     /// `--restart`.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+    /// `--log-opt max-size` in bytes; 0: no rotation.
+    #[serde(default)]
+    pub log_max_size: u64,
+    /// `--log-opt max-file`: files kept, the live one included (0 means 1).
+    #[serde(default)]
+    pub log_max_file: u32,
 }
 
 /// A container's mutable state, rewritten on every transition.

@@ -44,6 +44,8 @@ pub struct ExecOptions {
     pub privileged: bool,
     /// `-i`: keep stdin open and feed it from the client.
     pub interactive: bool,
+    /// `-t`: give the command a terminal (relayed by the session's monitor).
+    pub tty: bool,
 }
 
 /// An attached exec session: relay `stream`, then [`Runtime::exec_wait`].
@@ -157,15 +159,14 @@ impl<'r> Container<'r> {
         s.detached = detach;
         rt.store.add_exec_session(&s)?;
         let started = jiff::Timestamp::now();
-        let launched =
-            start_exec_monitor(rt, rec, &files, opts.interactive, detach).and_then(|pending| {
-                let stream = if detach {
-                    None
-                } else {
-                    Some(AttachStream::connect(&files.socket, opts.interactive)?)
-                };
-                Ok((pending.wait_ready(&name)?, stream))
-            });
+        let launched = start_exec_monitor(rt, rec, &files, opts, detach).and_then(|pending| {
+            let stream = if detach {
+                None
+            } else {
+                Some(AttachStream::connect(&files.socket, opts.interactive)?)
+            };
+            Ok((pending.wait_ready(&name)?, stream))
+        });
         match launched {
             Ok((msg, stream)) => {
                 s.state = ExecState::Running;
@@ -296,7 +297,7 @@ fn save_synced(rt: &Runtime, s: &ExecSession) -> Result<()> {
 
 /// The exec process: the container's own process from its bundle's
 /// `config.json`, with the session's command, environment, user and
-/// working directory, and never a terminal (`-t` is not supported yet).
+/// working directory, and a terminal with `-t`.
 fn build_process(rt: &Runtime, rec: &ContainerRecord, opts: &ExecOptions) -> Result<Process> {
     let cfg = &rec.config;
     let bundle = rt.paths.userdata(&cfg.id).join("config.json");
@@ -308,7 +309,7 @@ fn build_process(rt: &Runtime, rec: &ContainerRecord, opts: &ExecOptions) -> Res
         .clone()
         .ok_or_else(|| Error::internal("the container's config.json has no process"))?;
     p.set_args(Some(opts.command.clone()));
-    p.set_terminal(Some(false));
+    p.set_terminal(Some(opts.tty));
     p.set_console_size(None);
     let mut env = p.env().clone().unwrap_or_default();
     if !opts.user.is_empty() {
@@ -442,9 +443,10 @@ fn start_exec_monitor(
     rt: &Runtime,
     rec: &ContainerRecord,
     files: &SessionFiles,
-    stdin: bool,
+    opts: &ExecOptions,
     detach: bool,
 ) -> Result<PendingExec> {
+    let stdin = opts.interactive;
     let oci = rt.oci_for(&rec.config.runtime);
     let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::io("creating the monitor sync pipe", e.into()))?;
@@ -479,6 +481,9 @@ fn start_exec_monitor(
     }
     if !detach {
         cmd.arg("--attach-wait");
+    }
+    if opts.tty {
+        cmd.arg("--terminal");
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -10,7 +10,7 @@ use crate::spec::{build_spec, write_etc_files};
 use crate::user::resolve_user;
 use crate::Runtime;
 use berth_lock::LockGuard;
-use berth_oci::{start_monitor, MonitorRequest, OciRuntime, PendingMonitor};
+use berth_oci::{MonitorRequest, OciRuntime, PendingMonitor};
 use berth_types::{check_op, ContainerRecord, ContainerState, Error, ErrorKind, Op, Result};
 use std::time::Duration;
 
@@ -136,6 +136,11 @@ impl<'r> LockedContainer<'r> {
             .images()?
             .mount(&id)
             .map_err(|e| e.context(format!("mounting container {}", self.name())))?;
+        // Fill empty volumes from the image on their first use.
+        if let Err(e) = crate::volumes::copy_up(rt, &self.rec.config, &mountpoint) {
+            let _ = rt.images().and_then(|s| s.unmount(&id));
+            return Err(e.context(format!("copying up volumes of container {}", self.name())));
+        }
         let token = crate::names::random_id()[..16].to_string();
         // Taken before the process can start: one that exits at once must
         // not look as if it finished before it started.
@@ -251,7 +256,13 @@ impl<'r> LockedContainer<'r> {
                 cfg.id.clone(),
             ],
         };
-        start_monitor(&oci, &req).map_err(|e| e.with_subject(cfg.name.clone()))
+        let log = berth_oci::MonitorOptions {
+            log_driver: cfg.log_driver.clone(),
+            log_max_size: cfg.log_max_size,
+            log_max_file: cfg.log_max_file,
+        };
+        berth_oci::start_monitor_with(&oci, &req, &log)
+            .map_err(|e| e.with_subject(cfg.name.clone()))
     }
 
     /// Start the container, creating it in the runtime first if needed.
@@ -421,7 +432,10 @@ impl<'r> LockedContainer<'r> {
             return Ok(());
         }
         if self.rec.config.auto_remove && self.state() == ContainerState::Exited {
-            return self.remove(true, None);
+            // `--rm` takes the container's anonymous volumes with it.
+            let (rt, cfg) = (self.rt, self.rec.config.clone());
+            self.remove(true, None)?;
+            return crate::volumes::remove_anonymous(rt, &cfg);
         }
         Ok(())
     }

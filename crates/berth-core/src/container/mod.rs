@@ -4,9 +4,11 @@
 
 pub mod artifacts;
 pub mod attach;
+pub mod cp;
 pub mod exec;
 mod locked;
 pub mod logs;
+pub mod mount;
 pub mod observe;
 pub(crate) mod sync;
 

@@ -45,6 +45,8 @@ pub fn record_with_image(prefix: &str, name: &str, secs: i64, image: &str) -> Co
             tty: false,
             auto_remove: false,
             log_driver: "k8s-file".into(),
+            log_max_size: 0,
+            log_max_file: 0,
             runtime: "runc".into(),
             restart_policy: Default::default(),
         },

@@ -1,0 +1,177 @@
+//! `GET /containers/json`: Docker's container list with `all`, `limit`
+//! and `filters`.
+
+use super::inspect::docker_status;
+use super::{filters, qbool, qnum, Query};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use berth_core::{ContainerRecord, ContainerState};
+use serde_json::{json, Value};
+
+/// go-units' `HumanDuration`, which `docker ps` shows in `Status`.
+pub fn human_duration(secs: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let minutes = secs / 60;
+    let hours = (secs as f64 / 3600.0).round() as i64;
+    match secs {
+        s if s < 1 => "Less than a second".into(),
+        s if s < 60 => plural(s, "second"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => plural(minutes, "minute"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => plural(hours, "hour"),
+        _ if hours < 24 * 7 * 2 => plural(hours / 24, "day"),
+        _ if hours < 24 * 30 * 2 => plural(hours / 24 / 7, "week"),
+        _ if hours < 24 * 365 * 2 => plural(hours / 24 / 30, "month"),
+        _ => plural(hours / 24 / 365, "year"),
+    }
+}
+
+fn since(t: Option<jiff::Timestamp>) -> i64 {
+    t.map(|t| jiff::Timestamp::now().as_second() - t.as_second())
+        .unwrap_or(0)
+}
+
+/// `Status` as `docker ps` shows it.
+fn status_text(rec: &ContainerRecord) -> String {
+    let s = &rec.state;
+    match s.state {
+        ContainerState::Running | ContainerState::Stopping => {
+            format!("Up {}", human_duration(since(s.started_at)))
+        }
+        ContainerState::Paused => format!("Up {} (Paused)", human_duration(since(s.started_at))),
+        ContainerState::Exited | ContainerState::Stopped => format!(
+            "Exited ({}) {} ago",
+            s.exit_code.unwrap_or(0),
+            human_duration(since(s.finished_at))
+        ),
+        ContainerState::Removing => "Removal In Progress".into(),
+        ContainerState::Configured | ContainerState::Created => "Created".into(),
+    }
+}
+
+/// Does `rec` pass the filter `key=value`?
+fn matches(rec: &ContainerRecord, key: &str, value: &str) -> ApiResult<bool> {
+    let c = &rec.config;
+    Ok(match key {
+        "id" => c.id.starts_with(value),
+        "name" => c.name.contains(value.trim_start_matches('/')),
+        "status" => {
+            const WORDS: [&str; 7] = [
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ];
+            if !WORDS.contains(&value) {
+                return Err(ApiError::bad_request(format!(
+                    "invalid filter 'status={value}'"
+                )));
+            }
+            docker_status(rec.state.state) == value
+        }
+        "label" => match value.split_once('=') {
+            Some((k, v)) => c.labels.get(k).is_some_and(|x| x == v),
+            None => c.labels.contains_key(value),
+        },
+        "exited" => {
+            let code: i32 = value
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid filter 'exited={value}'")))?;
+            docker_status(rec.state.state) == "exited" && rec.state.exit_code == Some(code)
+        }
+        "ancestor" => {
+            let short = c.image_name.rsplit('/').next().unwrap_or("");
+            let untagged = |n: &str| n.split(':').next().unwrap_or("").to_string();
+            c.image_name == value
+                || short == value
+                || untagged(&c.image_name) == value
+                || untagged(short) == value
+                || c.image_id.starts_with(value.trim_start_matches("sha256:"))
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid filter '{other}': not supported by berth yet"
+            )))
+        }
+    })
+}
+
+fn entry(rec: &ContainerRecord) -> Value {
+    let c = &rec.config;
+    json!({
+        "Id": c.id,
+        "Names": [format!("/{}", c.name)],
+        "Image": c.image_name,
+        "ImageID": format!("sha256:{}", c.image_id),
+        "Command": c.args.join(" "),
+        "Created": c.created.as_second(),
+        "Ports": [],
+        "Labels": c.labels,
+        "State": docker_status(rec.state.state),
+        "Status": status_text(rec),
+        "HostConfig": { "NetworkMode": "none" },
+        "NetworkSettings": { "Networks": {} },
+        "Mounts": c.mounts.iter().map(|m| json!({
+            "Type": m.kind, "Source": m.source, "Destination": m.destination,
+            "Mode": m.options.join(","), "RW": !m.read_only(), "Propagation": "",
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /containers/json?all=1&limit=N&filters=...`.
+pub async fn list(State(st): State<AppState>, q: Query) -> ApiResult<Json<Vec<Value>>> {
+    let limit: Option<i64> = qnum(&q, "limit")?;
+    let limit = limit.filter(|&n| n > 0);
+    // `limit` lists the N newest whatever their state (Docker).
+    let all = qbool(&q, "all")? || limit.is_some();
+    let filters = filters(&q)?;
+    let mut recs = st.engine(|rt| rt.containers()).await?;
+    recs.sort_by_key(|r| std::cmp::Reverse(r.config.created));
+    let mut out = Vec::new();
+    for rec in &recs {
+        let status_filtered = filters.iter().any(|(k, _)| k == "status" || k == "exited");
+        if !all && !status_filtered && docker_status(rec.state.state) != "running" {
+            continue;
+        }
+        // Values of one key are alternatives; different keys must all match.
+        let mut keep = true;
+        let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
+        keys.dedup();
+        for key in keys {
+            let mut any = false;
+            for (_, v) in filters.iter().filter(|(k, _)| k == key) {
+                any |= matches(rec, key, v)?;
+            }
+            keep &= any;
+        }
+        if keep {
+            out.push(entry(rec));
+        }
+        if limit.is_some_and(|n| out.len() as i64 >= n) {
+            break;
+        }
+    }
+    Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_like_go_units() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(59), "59 seconds");
+        assert_eq!(human_duration(60), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+    }
+}

@@ -1,0 +1,276 @@
+//! RELIABILITY.md scenarios 1, 9, 10, 11, 27 and 28 (scaled down to keep CI
+//! short; the counts are constants below). Each asserts the state after
+//! the fault: no improper state, commands work, nothing leaked.
+
+mod common;
+
+use common::*;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Kill `berth ARGS` with SIGKILL after `delay`.
+fn kill_after(env: &Env, args: &[&str], delay: Duration) {
+    let mut child = env
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+}
+
+/// Layer directories of container layers the store holds.
+fn storage_container_layers(env: &Env) -> usize {
+    std::fs::read_dir(env.root.join("storage/containers"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn scenario_1_killed_create_leaves_nothing_after_repair() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    for i in 0..12u64 {
+        kill_after(
+            &env,
+            &["create", "--name", "x", IMAGE, "true"],
+            Duration::from_micros(1500 + i * 700),
+        );
+        // The container is either fully there or fully absent.
+        let ids = env.all_ids();
+        assert!(ids.len() <= 1, "{ids:?}");
+        if ids.len() == 1 {
+            env.ok(&["rm", "x"]);
+        }
+        env.ok(&["system", "check", "--repair"]);
+        assert_eq!(
+            storage_container_layers(&env),
+            0,
+            "orphan layer after repair"
+        );
+        // The name is reusable at once.
+        env.ok(&["create", "--name", "x", IMAGE, "true"]);
+        env.ok(&["rm", "x"]);
+    }
+    env.ok(&["system", "check"]).contains("No problems found");
+}
+
+#[test]
+fn scenario_9_write_storm_with_kills_keeps_the_database_whole() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let mut children = Vec::new();
+    for i in 0..24 {
+        let name = format!("s{i}");
+        let args: Vec<String> = if i % 3 == 2 {
+            vec!["rm".into(), "-f".into(), format!("s{}", i - 1)]
+        } else {
+            vec![
+                "create".into(),
+                "--name".into(),
+                name,
+                IMAGE.into(),
+                "true".into(),
+            ]
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        children.push(
+            env.command(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    // Kill every third writer at some point of its work.
+    for (i, c) in children.iter_mut().enumerate() {
+        if i % 3 == 0 {
+            std::thread::sleep(Duration::from_millis(3));
+            unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
+        }
+    }
+    for mut c in children {
+        let _ = c.wait();
+    }
+    let check = env.berth(&["system", "check", "--repair"]);
+    assert!(!check.out().contains("integrity"), "{check}");
+    // Every container listed is whole: inspect works and rm works.
+    for id in env.all_ids() {
+        assert!(env.inspect(&id)["Id"] == id.as_str());
+        env.ok(&["rm", "-f", &id]);
+    }
+    env.ok(&["system", "check", "--repair"]);
+    assert_eq!(storage_container_layers(&env), 0);
+}
+
+#[test]
+fn scenario_10_corrupt_database_gives_one_clear_error() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&["create", "--name", "a", IMAGE, "true"]);
+    let db = env.root.join("berth.db");
+    // Checkpoint happened at exit; overwrite the header and the first pages.
+    let mut bytes = std::fs::read(&db).unwrap();
+    for b in bytes.iter_mut().take(4096) {
+        *b = 0x5a;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    for args in [
+        &["ps", "-a"][..],
+        &["start", "a"],
+        &["rm", "a"],
+        &["inspect", "a"],
+    ] {
+        let out = env.expect(args, 125);
+        let err = out.err().trim();
+        assert_eq!(err.lines().count(), 1, "{out}");
+        assert!(err.contains(db.to_str().unwrap()), "{out}");
+        assert!(err.contains("berth system check --repair"), "{out}");
+        assert!(!err.contains("panicked"), "{out}");
+    }
+}
+
+/// A docker-archive with one big layer, so a kill lands mid-extraction.
+fn big_archive(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.join("big.tar");
+    let script = format!(
+        r#"
+import io, json, hashlib, tarfile, os
+layer = io.BytesIO()
+with tarfile.open(fileobj=layer, mode="w") as t:
+    for i in range(40):
+        data = os.urandom(1 << 20)
+        info = tarfile.TarInfo(f"blob/{{i}}")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+raw = layer.getvalue()
+diff = "sha256:" + hashlib.sha256(raw).hexdigest()
+config = json.dumps({{"architecture": "amd64", "os": "linux", "config": {{"Cmd": ["true"]}},
+    "rootfs": {{"type": "layers", "diff_ids": [diff]}}}}).encode()
+cid = hashlib.sha256(config).hexdigest()
+with tarfile.open("{out}", "w") as t:
+    for name, data in [("layer.tar", raw), (cid + ".json", config),
+        ("manifest.json", json.dumps([{{"Config": cid + ".json", "RepoTags": ["localhost/big:latest"], "Layers": ["layer.tar"]}}]).encode())]:
+        info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
+"#,
+        out = out.display()
+    );
+    let ok = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "building the big archive");
+    out
+}
+
+#[test]
+fn scenario_11_killed_load_leaves_no_image_and_no_leak() {
+    if skip() {
+        return;
+    }
+    let env = Env::new();
+    let archive = big_archive(env.path());
+    let a = archive.to_str().unwrap();
+    for delay_ms in [5u64, 20, 60, 120] {
+        kill_after(&env, &["load", "-i", a], Duration::from_millis(delay_ms));
+        let images = env.ok(&["images", "--format", "{{.Repository}}"]);
+        // Either not there at all, or complete and usable.
+        if images.contains("localhost/big") {
+            env.ok(&["image", "inspect", "localhost/big"]);
+            env.ok(&["rmi", "localhost/big"]);
+        }
+        // The next command cleared the dead loader's temporary files.
+        let tmp: Vec<_> = std::fs::read_dir(env.root.join("storage/tmp"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(tmp.is_empty(), "leftover temporary files: {tmp:?}");
+    }
+    env.ok(&["load", "-i", a]);
+    env.ok(&["rmi", "localhost/big"]);
+    let layers: Vec<_> = std::fs::read_dir(env.root.join("storage/layers"))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(layers.is_empty(), "layers leaked: {}", layers.len());
+}
+
+#[test]
+fn scenario_27_create_remove_many_returns_to_baseline() {
+    if skip() {
+        return;
+    }
+    const COUNT: usize = 150;
+    let env = Env::with_busybox();
+    for _ in 0..COUNT {
+        env.ok(&["create", IMAGE, "true"]);
+    }
+    assert_eq!(env.all_ids().len(), COUNT);
+    env.ok(&["rm", "-a"]);
+    assert!(env.all_ids().is_empty());
+    assert!(
+        env.container_dirs().is_empty(),
+        "{:?}",
+        env.container_dirs()
+    );
+    env.ok(&["system", "check"]);
+}
+
+#[test]
+fn scenario_28_readers_and_writers_never_see_a_locked_database() {
+    if skip() {
+        return;
+    }
+    const SECONDS: u64 = 8;
+    let env = std::sync::Arc::new(Env::with_busybox());
+    env.ok(&["create", "--name", "seen", IMAGE, "true"]);
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let mut threads = Vec::new();
+    for t in 0..10 {
+        let env = env.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut errors = Vec::new();
+            let mut i = 0;
+            while Instant::now() < deadline {
+                let out = if t < 7 {
+                    env.berth(if t % 2 == 0 {
+                        &["ps", "-a"]
+                    } else {
+                        &["inspect", "seen"]
+                    })
+                } else {
+                    let name = format!("w{t}-{i}");
+                    let o = env.berth(&["create", "--name", &name, IMAGE, "true"]);
+                    if o.code == 0 {
+                        env.berth(&["rm", &name])
+                    } else {
+                        o
+                    }
+                };
+                if out.code != 0 || out.err().contains("locked") {
+                    errors.push(out.to_string());
+                }
+                i += 1;
+            }
+            errors
+        }));
+    }
+    let errors: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} failures, first: {}",
+        errors.len(),
+        errors[0]
+    );
+}
