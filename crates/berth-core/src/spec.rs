@@ -35,7 +35,7 @@ pub fn parse_capability(name: &str) -> Result<Capability> {
 
 /// Every capability this process itself holds in its bounding set: the
 /// most a privileged container can get.
-fn held_capabilities() -> Capabilities {
+pub(crate) fn held_capabilities() -> Capabilities {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())

@@ -15,7 +15,7 @@ pub use monitor::{
     spawn_monitor, start_monitor, start_monitor_with, MonitorOptions, MonitorRequest,
     PendingMonitor,
 };
-pub use runc::RuntimeCli;
+pub use runc::{runtime_error, RuntimeCli};
 pub use select::{find_binary, select_runtime, RuntimeChoice};
 
 use berth_types::Result;

@@ -54,11 +54,12 @@ fn is_not_found(text: &str) -> bool {
 }
 
 /// Turn a runtime failure into berth's error, keeping Podman's exit-code
-/// conventions for commands that cannot be found (127) or run (126).
-pub(crate) fn runtime_error(runtime: &str, verb: &str, id: &str, text: &str) -> Error {
+/// conventions for commands that cannot be found (127) or run (126). For
+/// `exec` a missing working directory counts as not found, as in Podman.
+pub fn runtime_error(runtime: &str, verb: &str, id: &str, text: &str) -> Error {
     let text = clean_runtime_text(text);
     let kind = if text.contains("executable file not found")
-        || text.contains("no such file or directory") && text.contains("exec")
+        || text.contains("no such file or directory") && (text.contains("exec") || verb == "exec")
     {
         ErrorKind::CommandNotFound
     } else if text.contains("permission denied") && text.contains("exec") {
@@ -72,6 +73,7 @@ pub(crate) fn runtime_error(runtime: &str, verb: &str, id: &str, text: &str) -> 
     let text = text
         .trim_start_matches("runc create failed: ")
         .trim_start_matches("runc run failed: ")
+        .trim_start_matches("exec failed: ")
         .trim_start_matches("unable to start container process: ");
     let hint = match kind {
         ErrorKind::CommandNotFound => {

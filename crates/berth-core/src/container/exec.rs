@@ -338,7 +338,7 @@ fn build_process(rt: &Runtime, rec: &ContainerRecord, opts: &ExecOptions) -> Res
         p.set_cwd(PathBuf::from(&opts.workdir));
     }
     if opts.privileged {
-        let caps = privileged_capabilities();
+        let caps = crate::spec::held_capabilities();
         p.set_capabilities(Some(
             LinuxCapabilitiesBuilder::default()
                 .bounding(caps.clone())
@@ -364,67 +364,6 @@ fn set_env(env: &mut Vec<String>, entry: &str) {
 
 fn spec_err(e: impl std::fmt::Display) -> Error {
     Error::internal(format!("building the exec process: {e}"))
-}
-
-/// Capability names by bit number (linux/capability.h).
-const CAP_NAMES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
-/// Every capability in berth's own bounding set (what `--privileged` gets).
-fn privileged_capabilities() -> Capabilities {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let bnd = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-        .unwrap_or(0);
-    CAP_NAMES
-        .iter()
-        .enumerate()
-        .filter(|(bit, _)| bnd & (1u64 << bit) != 0)
-        .filter_map(|(_, n)| crate::spec::parse_capability(n).ok())
-        .collect()
 }
 
 /// The sync fd number the monitor is told about.
@@ -547,73 +486,10 @@ impl PendingExec {
     }
 }
 
-/// A runtime's exec failure as berth's error: 127 when the command was not
-/// found (or the working directory is missing, as Podman reports it), 126
-/// when it cannot be invoked, else a runtime error (125).
+/// A runtime's exec failure as berth's error (127 / 126 / 125, as for
+/// create: one mapping in berth-oci serves both).
 fn exec_error(runtime: &str, container: &str, text: &str) -> Error {
-    let text = runtime_messages(text);
-    let kind = if text.contains("executable file not found")
-        || text.contains("no such file or directory")
-    {
-        ErrorKind::CommandNotFound
-    } else if text.contains("permission denied") {
-        ErrorKind::CannotInvoke
-    } else {
-        ErrorKind::Runtime
-    };
-    let hint = match kind {
-        ErrorKind::CommandNotFound => {
-            ": OCI runtime attempted to invoke a command that was not found"
-        }
-        ErrorKind::CannotInvoke => ": OCI runtime permission denied error",
-        _ => "",
-    };
-    Error::new(
-        kind,
-        format!("{runtime} exec in container {container}: {text}{hint}"),
-    )
-    .with_subject(container)
-}
-
-/// runc prints errors as logfmt (`time=... level=error msg="..."`) or JSON
-/// lines; keep only the messages, without runc's repeated prefixes.
-fn runtime_messages(text: &str) -> String {
-    let mut msgs = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let msg = if line.starts_with('{') {
-            serde_json::from_str::<serde_json::Value>(line)
-                .ok()
-                .and_then(|v| v["msg"].as_str().map(String::from))
-        } else {
-            logfmt_msg(line)
-        };
-        msgs.push(msg.unwrap_or_else(|| line.to_string()));
-    }
-    msgs.iter()
-        .map(|m| {
-            m.trim_start_matches("exec failed: ")
-                .trim_start_matches("unable to start container process: ")
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The `msg="..."` value of a logfmt line, unescaped.
-fn logfmt_msg(line: &str) -> Option<String> {
-    let rest = &line[line.find("msg=")? + 4..];
-    let Some(quoted) = rest.strip_prefix('"') else {
-        return Some(rest.split(' ').next().unwrap_or("").to_string());
-    };
-    let mut out = String::new();
-    let mut chars = quoted.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.extend(chars.next()),
-            '"' => break,
-            c => out.push(c),
-        }
-    }
-    Some(out)
+    berth_oci::runtime_error(runtime, "exec", container, text)
 }
 
 #[cfg(test)]
@@ -630,7 +506,7 @@ mod tests {
         assert_eq!(e.exit_code(), 127);
         assert!(
             e.message
-                .starts_with("runc exec in container web: exec: \"nosuch\": executable"),
+                .contains("exec: \"nosuch\": executable file not found"),
             "{}",
             e.message
         );
