@@ -40,6 +40,9 @@ pub struct MonitorRequest {
     pub attach_wait: bool,
     /// The command the monitor runs after the container exited.
     pub exit_command: Vec<String>,
+    /// Exec mode: run this process (an OCI `process.json`) in the existing
+    /// container with `runtime exec` instead of creating one.
+    pub exec_process: Option<PathBuf>,
 }
 
 /// Monitor settings beyond [`MonitorRequest`] (kept apart so existing
@@ -56,14 +59,19 @@ pub struct MonitorOptions {
     pub log_max_file: u32,
 }
 
-/// Whether `bundle/config.json` asks for a terminal.
-fn bundle_wants_terminal(bundle: &std::path::Path) -> bool {
-    let Ok(text) = std::fs::read(bundle.join("config.json")) else {
+/// Whether the process the monitor will start asks for a terminal: the
+/// exec `process.json`, or the bundle's `config.json`.
+fn wants_terminal(req: &MonitorRequest) -> bool {
+    let (file, pointer) = match &req.exec_process {
+        Some(p) => (p.clone(), "/terminal"),
+        None => (req.bundle.join("config.json"), "/process/terminal"),
+    };
+    let Ok(text) = std::fs::read(file) else {
         return false;
     };
     serde_json::from_slice::<serde_json::Value>(&text)
         .ok()
-        .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
+        .and_then(|v| v.pointer(pointer).and_then(|t| t.as_bool()))
         .unwrap_or(false)
 }
 
@@ -75,6 +83,8 @@ pub struct PendingMonitor {
     sync: OwnedFd,
     container_id: String,
     runtime_name: String,
+    /// The runtime verb errors are reported under (`start`, `exec`).
+    verb: &'static str,
     detach_status: std::process::ExitStatus,
 }
 
@@ -102,7 +112,7 @@ impl PendingMonitor {
             ))
         })?;
         if let Some(err) = &msg.error {
-            return Err(runtime_error(&self.runtime_name, "start", id, err));
+            return Err(runtime_error(&self.runtime_name, self.verb, id, err));
         }
         Ok(msg)
     }
@@ -156,7 +166,12 @@ pub fn start_monitor_with(
     if req.attach_wait {
         cmd.arg("--attach-wait");
     }
-    if bundle_wants_terminal(&req.bundle) {
+    if let Some(process) = &req.exec_process {
+        cmd.arg(berth_types::exec::MONITOR_EXEC_FLAG)
+            .arg(berth_types::exec::MONITOR_PROCESS_FLAG)
+            .arg(process);
+    }
+    if wants_terminal(req) {
         cmd.arg("--terminal");
     }
     if !opts.log_driver.is_empty() && opts.log_driver != "k8s-file" {
@@ -206,6 +221,11 @@ pub fn start_monitor_with(
         sync: read_end,
         container_id: req.container_id.clone(),
         runtime_name: runtime.name().to_string(),
+        verb: if req.exec_process.is_some() {
+            "exec"
+        } else {
+            "start"
+        },
         detach_status,
     })
 }

@@ -228,6 +228,16 @@ mod tests {
             "{}",
             e.message
         );
+        // exec: runc's "exec failed" prefix goes, and a missing working
+        // directory is "not found" as in Podman.
+        let e = runtime_error(
+            "runc",
+            "exec",
+            "abc",
+            r#"time="x" level=error msg="exec failed: unable to start container process: chdir to cwd (\"/nope\"): no such file or directory""#,
+        );
+        assert_eq!(e.exit_code(), 127);
+        assert!(e.message.contains(": chdir to cwd"), "{}", e.message);
         let e = runtime_error("runc", "delete", "abc", "container does not exist");
         assert_eq!(e.kind, ErrorKind::NoSuchContainer);
     }

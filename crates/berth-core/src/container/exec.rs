@@ -16,16 +16,11 @@ use super::sync::{pid_alive, wait_pid_exit};
 use super::{AttachStream, Container};
 use crate::user::resolve_user;
 use crate::Runtime;
-use berth_oci::OciRuntime;
-use berth_types::exec::{ExecSession, ExecState, MONITOR_EXEC_FLAG, MONITOR_PROCESS_FLAG};
-use berth_types::monitor::SyncMessage;
+use berth_oci::{start_monitor_with, MonitorOptions, MonitorRequest, PendingMonitor};
+use berth_types::exec::{ExecSession, ExecState};
 use berth_types::{ContainerRecord, Error, ErrorKind, Op, Result};
 use oci_spec::runtime::{Capabilities, LinuxCapabilitiesBuilder, Process, Spec, UserBuilder};
-use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// What to run and how (`berth exec` flags).
@@ -165,7 +160,7 @@ impl<'r> Container<'r> {
             } else {
                 Some(AttachStream::connect(&files.socket, opts.interactive)?)
             };
-            Ok((pending.wait_ready(&name)?, stream))
+            Ok((pending.wait_ready()?, stream))
         });
         match launched {
             Ok((msg, stream)) => {
@@ -366,156 +361,43 @@ fn spec_err(e: impl std::fmt::Display) -> Error {
     Error::internal(format!("building the exec process: {e}"))
 }
 
-/// The sync fd number the monitor is told about.
-const SYNC_FD: i32 = 3;
-
-/// An exec monitor that has detached; its report is still to come.
-struct PendingExec {
-    sync: OwnedFd,
-    runtime: String,
-}
-
 /// Start `berth-mon --exec` for `files` and return once it detached (its
-/// attach socket exists then). The same handshake as
-/// `berth_oci::start_monitor`, whose request has no exec fields.
+/// attach socket exists then): the same launch and handshake as containers,
+/// through berth-oci, in exec mode.
 fn start_exec_monitor(
     rt: &Runtime,
     rec: &ContainerRecord,
     files: &SessionFiles,
     opts: &ExecOptions,
     detach: bool,
-) -> Result<PendingExec> {
-    let stdin = opts.interactive;
+) -> Result<PendingMonitor> {
     let oci = rt.oci_for(&rec.config.runtime);
-    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| Error::io("creating the monitor sync pipe", e.into()))?;
-    let mut cmd = Command::new(&rt.monitor_binary);
-    cmd.arg("--cid")
-        .arg(rec.id())
-        .arg("--runtime")
-        .arg(oci.path())
-        .arg("--runtime-root")
-        .arg(oci.state_root())
-        .arg("--pid-file")
-        .arg(files.file("pid"))
-        .arg("--exit-file")
-        .arg(files.file("exit"))
+    let req = MonitorRequest {
+        monitor_binary: rt.monitor_binary.clone(),
+        container_id: rec.id().to_string(),
+        bundle: rt.paths.userdata(rec.id()),
+        pid_file: files.file("pid"),
+        exit_file: files.file("exit"),
         // Attached output goes to the client only; a detached session's
         // output is kept beside its exit file until the session is synced.
-        .arg("--log-path")
-        .arg(if detach {
+        log_path: if detach {
             files.file("log")
         } else {
             PathBuf::from("/dev/null")
-        })
-        .arg("--attach-socket")
-        .arg(&files.socket)
-        .arg("--sync-fd")
-        .arg(SYNC_FD.to_string())
-        .arg(MONITOR_EXEC_FLAG)
-        .arg(MONITOR_PROCESS_FLAG)
-        .arg(files.file("process.json"));
-    if stdin && !detach {
-        cmd.arg("--stdin");
-    }
-    if !detach {
-        cmd.arg("--attach-wait");
-    }
-    if opts.tty {
-        cmd.arg("--terminal");
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let raw = write_end.as_raw_fd();
-    // SAFETY: between fork and exec only async-signal-safe calls are made
-    // (dup2/fcntl), touching no memory shared with other threads.
-    unsafe {
-        cmd.pre_exec(move || {
-            if raw == SYNC_FD {
-                // dup2 onto itself would keep CLOEXEC set: clear it instead.
-                if libc::fcntl(raw, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            } else if libc::dup2(raw, SYNC_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().map_err(|e| {
-        Error::io(
-            format!("starting monitor {}", rt.monitor_binary.display()),
-            e,
-        )
-    })?;
-    // Our copy of the write end must go, or the read never sees EOF.
-    drop(write_end);
-    // The first monitor process exits as soon as it has detached; reaping
-    // it here is what leaves no zombie behind.
-    child
-        .wait()
-        .map_err(|e| Error::io("waiting for the monitor to detach", e))?;
-    Ok(PendingExec {
-        sync: read_end,
-        runtime: oci.name().to_string(),
-    })
-}
-
-impl PendingExec {
-    /// The monitor's report: the process's pid, or why it did not start.
-    fn wait_ready(self, container: &str) -> Result<SyncMessage> {
-        let mut text = String::new();
-        std::fs::File::from(self.sync)
-            .read_to_string(&mut text)
-            .map_err(|e| Error::io("reading the monitor sync pipe", e))?;
-        if text.trim().is_empty() {
-            return Err(Error::new(
-                ErrorKind::Runtime,
-                format!("exec monitor for container {container} exited without reporting"),
-            )
-            .with_subject(container));
-        }
-        let msg: SyncMessage = serde_json::from_str(text.trim()).map_err(|e| {
-            Error::internal(format!("exec monitor sent a bad message {text:?}: {e}"))
-        })?;
-        match &msg.error {
-            Some(err) => Err(exec_error(&self.runtime, container, err)),
-            None => Ok(msg),
-        }
-    }
-}
-
-/// A runtime's exec failure as berth's error (127 / 126 / 125, as for
-/// create: one mapping in berth-oci serves both).
-fn exec_error(runtime: &str, container: &str, text: &str) -> Error {
-    berth_oci::runtime_error(runtime, "exec", container, text)
+        },
+        attach_socket: files.socket.clone(),
+        stdin: opts.interactive && !detach,
+        run: false,
+        attach_wait: !detach,
+        exit_command: Vec::new(),
+        exec_process: Some(files.file("process.json")),
+    };
+    start_monitor_with(&oci, &req, &MonitorOptions::default())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runtime_errors_map_to_podman_codes() {
-        let e = exec_error(
-            "runc",
-            "web",
-            r#"time="2026-01-01T00:00:00Z" level=error msg="exec failed: unable to start container process: exec: \"nosuch\": executable file not found in $PATH""#,
-        );
-        assert_eq!(e.exit_code(), 127);
-        assert!(
-            e.message
-                .contains("exec: \"nosuch\": executable file not found"),
-            "{}",
-            e.message
-        );
-        let e = exec_error("runc", "web", "exec: \"/etc\": permission denied");
-        assert_eq!(e.exit_code(), 126);
-        let e = exec_error("runc", "web", r#"{"level":"error","msg":"boom"}"#);
-        assert_eq!(e.exit_code(), 125);
-        assert!(e.message.ends_with(": boom"));
-    }
 
     #[test]
     fn env_entries_replace_earlier_values() {

@@ -243,6 +243,7 @@ impl<'r> LockedContainer<'r> {
             stdin: cfg.stdin,
             run: how == Launch::RunAttached,
             attach_wait: how == Launch::RunAttached,
+            exec_process: None,
             exit_command: vec![
                 rt.berth_binary.to_string_lossy().into_owned(),
                 "--root".into(),
