@@ -6,26 +6,7 @@ use anyhow::{anyhow, Result};
 use gotmpl::{Template, Value};
 use std::io::Write;
 
-/// go-units `HumanDuration`: "Less than a second", "3 seconds",
-/// "About a minute", "5 hours", "2 weeks"...
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    let minutes = s / 60;
-    let hours = s / 3600;
-    match () {
-        _ if s < 1 => "Less than a second".into(),
-        _ if s == 1 => "1 second".into(),
-        _ if s < 60 => format!("{s} seconds"),
-        _ if minutes == 1 => "About a minute".into(),
-        _ if minutes < 60 => format!("{minutes} minutes"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
-    }
-}
+pub use berth_core::units::human_duration;
 
 /// Seconds from `t` until now.
 pub fn since(t: jiff::Timestamp) -> i64 {
@@ -240,16 +221,6 @@ pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_like_go_units() {
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(59), "59 seconds");
-        assert_eq!(human_duration(60), "About a minute");
-        assert_eq!(human_duration(3600 * 3), "3 hours");
-        assert_eq!(human_duration(3600 * 24 * 3), "3 days");
-    }
 
     #[test]
     fn sizes_like_go_units() {

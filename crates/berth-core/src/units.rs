@@ -28,6 +28,28 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
     Ok((value * mult as f64) as i64)
 }
 
+/// go-units `HumanDuration` (what Podman's and Docker's `ps` print):
+/// "Less than a second", "3 seconds", "About a minute", "5 hours", "2
+/// weeks"... Hours are rounded, as Go does.
+pub fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let minutes = secs / 60;
+    let hours = (secs as f64 / 3600.0).round() as i64;
+    match secs {
+        s if s < 1 => "Less than a second".into(),
+        1 => "1 second".into(),
+        s if s < 60 => format!("{s} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +63,17 @@ mod tests {
         assert_eq!(parse_bytes("64k").unwrap(), 65536);
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("-1m").is_err());
+    }
+
+    #[test]
+    fn durations_like_go_units() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(59), "59 seconds");
+        assert_eq!(human_duration(60), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(3600 * 3), "3 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
     }
 }

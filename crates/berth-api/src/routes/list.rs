@@ -10,24 +10,7 @@ use axum::Json;
 use berth_core::{ContainerRecord, ContainerState};
 use serde_json::{json, Value};
 
-/// go-units' `HumanDuration`, which `docker ps` shows in `Status`.
-pub fn human_duration(secs: i64) -> String {
-    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    let minutes = secs / 60;
-    let hours = (secs as f64 / 3600.0).round() as i64;
-    match secs {
-        s if s < 1 => "Less than a second".into(),
-        s if s < 60 => plural(s, "second"),
-        _ if minutes == 1 => "About a minute".into(),
-        _ if minutes < 60 => plural(minutes, "minute"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => plural(hours, "hour"),
-        _ if hours < 24 * 7 * 2 => plural(hours / 24, "day"),
-        _ if hours < 24 * 30 * 2 => plural(hours / 24 / 7, "week"),
-        _ if hours < 24 * 365 * 2 => plural(hours / 24 / 30, "month"),
-        _ => plural(hours / 24 / 365, "year"),
-    }
-}
+use berth_core::units::human_duration;
 
 fn since(t: Option<jiff::Timestamp>) -> i64 {
     t.map(|t| jiff::Timestamp::now().as_second() - t.as_second())
@@ -158,20 +141,4 @@ pub async fn list(State(st): State<AppState>, q: Query) -> ApiResult<Json<Vec<Va
         }
     }
     Ok(Json(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_like_go_units() {
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(59), "59 seconds");
-        assert_eq!(human_duration(60), "About a minute");
-        assert_eq!(human_duration(600), "10 minutes");
-        assert_eq!(human_duration(3600), "About an hour");
-        assert_eq!(human_duration(3 * 86400), "3 days");
-    }
 }
