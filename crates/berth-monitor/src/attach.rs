@@ -188,24 +188,7 @@ pub struct AttachServer {
 impl AttachServer {
     /// Create the socket at `path` (replacing a stale one), mode 0600.
     pub fn bind(path: &Path) -> io::Result<Self> {
-        let listener = rustix::net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-            None,
-        )?;
-        match rustix::fs::unlink(path) {
-            Ok(()) | Err(Errno::NOENT) => {}
-            Err(e) => return Err(e.into()),
-        }
-        // The socket file takes the socket inode's mode (minus umask) at
-        // bind time, so fchmod before bind means no window in which other
-        // users could connect, without touching the process-wide umask.
-        rustix::fs::fchmod(&listener, Mode::from_raw_mode(0o600))?;
-        bind_long(&listener, path)?;
-        // For kernels that ignore the fchmod above; a no-op otherwise.
-        rustix::fs::chmod(path, Mode::from_raw_mode(0o600))?;
-        rustix::net::listen(&listener, 64)?;
+        let listener = listen_unix(path, 64)?;
         Ok(AttachServer {
             listener,
             path: path.to_owned(),
@@ -346,6 +329,31 @@ fn send_some(c: &Client, data: &[u8]) -> Option<usize> {
 /// bind(2) to `path`, going through `/proc/self/fd/N/NAME` of the parent
 /// directory when the path does not fit `sun_path` (108 bytes): container
 /// directories under deep storage roots easily exceed it.
+/// A nonblocking, CLOEXEC unix listening socket at `path` (a stale file
+/// there is replaced), mode 0600 from the start; shared by the attach and
+/// console sockets.
+pub fn listen_unix(path: &Path, backlog: i32) -> io::Result<OwnedFd> {
+    let listener = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    match rustix::fs::unlink(path) {
+        Ok(()) | Err(Errno::NOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // The socket file takes the socket inode's mode (minus umask) at bind
+    // time, so fchmod before bind means no window in which other users
+    // could connect, without touching the process-wide umask.
+    rustix::fs::fchmod(&listener, Mode::from_raw_mode(0o600))?;
+    bind_long(&listener, path)?;
+    // For kernels that ignore the fchmod above; a no-op otherwise.
+    rustix::fs::chmod(path, Mode::from_raw_mode(0o600))?;
+    rustix::net::listen(&listener, backlog)?;
+    Ok(listener)
+}
+
 fn bind_long(sock: &OwnedFd, path: &Path) -> io::Result<()> {
     const SUN_PATH_MAX: usize = 107;
     if path.as_os_str().len() <= SUN_PATH_MAX {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::OFlags;
 use rustix::io::Errno;
-use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::SocketFlags;
 
 /// The listening console socket, until the master arrived.
 pub struct ConsoleSocket {
@@ -29,19 +29,8 @@ pub fn console_path(attach_socket: &Path) -> PathBuf {
 impl ConsoleSocket {
     /// Listen at `path` (mode 0600, replacing a stale file).
     pub fn bind(path: &Path) -> io::Result<Self> {
-        let listener = rustix::net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-            None,
-        )?;
-        match rustix::fs::unlink(path) {
-            Ok(()) | Err(Errno::NOENT) => {}
-            Err(e) => return Err(e.into()),
-        }
-        rustix::fs::fchmod(&listener, rustix::fs::Mode::from_raw_mode(0o600))?;
-        rustix::net::bind(&listener, &SocketAddrUnix::new(path)?)?;
-        rustix::net::listen(&listener, 1)?;
+        // runc connects once: a backlog of one is enough.
+        let listener = crate::attach::listen_unix(path, 1)?;
         Ok(ConsoleSocket {
             listener,
             path: path.to_owned(),

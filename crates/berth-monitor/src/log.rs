@@ -153,7 +153,6 @@ fn json_record(
 /// JSON string contents for `bytes`; invalid UTF-8 becomes U+FFFD (what
 /// Docker's encoder does: JSON cannot carry arbitrary bytes).
 pub fn push_json_bytes(out: &mut Vec<u8>, mut bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     while !bytes.is_empty() {
         let (valid, bad) = match std::str::from_utf8(bytes) {
             Ok(_) => (bytes.len(), 0),
@@ -162,25 +161,33 @@ pub fn push_json_bytes(out: &mut Vec<u8>, mut bytes: &[u8]) {
                 e.error_len().unwrap_or(bytes.len() - e.valid_up_to()),
             ),
         };
-        for &b in &bytes[..valid] {
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                0..=0x1f | 0x7f => {
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[(b >> 4) as usize]);
-                    out.push(HEX[(b & 15) as usize]);
-                }
-                _ => out.push(b),
-            }
-        }
+        push_json_escaped(out, &bytes[..valid]);
         if bad > 0 {
             out.extend_from_slice(b"\\ufffd");
         }
         bytes = &bytes[valid + bad..];
+    }
+}
+
+/// Escape valid UTF-8 `bytes` into JSON string contents (no quotes): quote,
+/// backslash and control characters (and DEL, for readability) escaped; bytes of
+/// multi-byte characters pass through.
+pub fn push_json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f | 0x7f => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
+            }
+            _ => out.push(b),
+        }
     }
 }
 

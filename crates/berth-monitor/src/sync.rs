@@ -43,25 +43,8 @@ pub fn push_int(out: &mut Vec<u8>, v: i64) {
 
 /// Append `s` as a JSON string literal.
 fn push_json_string(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    for &b in s.as_bytes() {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            // Other control characters (and DEL, for readability) as \u00XX;
-            // bytes >= 0x80 are valid UTF-8 (s is a &str) and pass through.
-            0..=0x1f | 0x7f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 15) as usize]);
-            }
-            _ => out.push(b),
-        }
-    }
+    crate::log::push_json_escaped(out, s.as_bytes());
     out.push(b'"');
 }
 
