@@ -200,6 +200,12 @@ pub enum ContainerCommand {
     Commit(crate::cmd_image::CommitArgs),
     /// Show a container's changes against its image.
     Diff(crate::cmd_image::DiffArgs),
+    /// Remove every container that is not running.
+    Prune {
+        /// Do not ask for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
 }
 
 pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
@@ -234,6 +240,7 @@ pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
         ContainerCommand::Export(a) => crate::cmd_image::export(rt, a),
         ContainerCommand::Commit(a) => crate::cmd_image::commit(rt, a),
         ContainerCommand::Diff(a) => crate::cmd_image::diff(rt, a),
+        ContainerCommand::Prune { force } => crate::cmd_df::prune_containers(rt, *force),
     }
 }
 

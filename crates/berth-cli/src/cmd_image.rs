@@ -662,14 +662,11 @@ pub fn history(rt: &Runtime, a: &HistoryArgs) -> Exit {
 pub fn prune(rt: &Runtime, a: &PruneArgs) -> Exit {
     if !a.force {
         let what = if a.all {
-            "all images not used by a container"
+            " all images not used by a container."
         } else {
-            "all dangling images"
+            " all dangling images."
         };
-        eprint!("WARNING! This command removes {what}.\nAre you sure you want to continue? [y/N] ");
-        let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
+        if !crate::report::confirm(what) {
             return 0;
         }
     }

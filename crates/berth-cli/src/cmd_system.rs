@@ -31,6 +31,30 @@ pub enum SystemCommand {
     },
     /// Show system information.
     Info(InfoArgs),
+    /// Show disk usage by images, containers and volumes.
+    Df(DfArgs),
+    /// Remove stopped containers, unused images (and volumes) and leftovers.
+    Prune(SystemPruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DfArgs {
+    /// `json` or a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Remove every unused image, not only dangling ones.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove unused volumes too.
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 fn version_doc() -> serde_json::Value {
@@ -125,6 +149,8 @@ fn print_yaml(v: &serde_json::Value, indent: usize) {
 pub fn system(rt: &Runtime, cmd: &SystemCommand) -> Exit {
     match cmd {
         SystemCommand::Info(a) => info(rt, a),
+        SystemCommand::Df(a) => crate::cmd_df::df(rt, a),
+        SystemCommand::Prune(a) => crate::cmd_df::prune(rt, a),
         SystemCommand::Service(_) => unreachable!("handled in dispatch"),
         SystemCommand::Check { repair } => match rt.check(*repair) {
             Ok(report) => {

@@ -53,7 +53,7 @@ pub enum VolumeCommand {
     },
     /// Remove every volume no container uses.
     Prune {
-        /// Do not ask for confirmation (accepted; berth never asks here).
+        /// Do not ask for confirmation.
         #[arg(short = 'f', long)]
         force: bool,
     },
@@ -155,13 +155,20 @@ pub fn volume(rt: &Runtime, cmd: &VolumeCommand) -> Exit {
             // Podman: removing a volume that does not exist exits 1.
             outcome.exit(true)
         }
-        VolumeCommand::Prune { .. } => match rt.prune_volumes() {
-            Ok(removed) => {
-                removed.iter().for_each(|n| println!("{n}"));
-                0
+        VolumeCommand::Prune { force } => {
+            if !*force
+                && !crate::report::confirm(" all volumes not used by at least one container.")
+            {
+                return 0;
             }
-            Err(e) => fail(&e),
-        },
+            match rt.prune_volumes() {
+                Ok(removed) => {
+                    removed.iter().for_each(|n| println!("{n}"));
+                    0
+                }
+                Err(e) => fail(&e),
+            }
+        }
         VolumeCommand::Exists { name } => match rt.volume_exists(name) {
             Ok(true) => 0,
             Ok(false) => 1,

@@ -3,6 +3,7 @@
 
 mod cmd_container;
 mod cmd_cp;
+mod cmd_df;
 mod cmd_events;
 mod cmd_exec;
 mod cmd_image;

@@ -17,6 +17,15 @@ pub fn fail_any(e: &anyhow::Error) -> Exit {
     125
 }
 
+/// Podman's prune prompt: "WARNING! This command removes" WHAT and a y/N
+/// question on stderr; true when the answer is yes.
+pub fn confirm(what: &str) -> bool {
+    eprint!("WARNING! This command removes{what}\nAre you sure you want to continue? [y/N] ");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    matches!(line.trim(), "y" | "Y" | "yes")
+}
+
 /// Collects the outcome of a command applied to several containers: each
 /// failure is printed as it happens, the exit code is the last failure's.
 #[derive(Default)]

@@ -85,6 +85,10 @@ impl Runtime {
                 note(format!("lock file {name} has no container"), fixed);
             }
         }
+        let garbage = self.images()?.collect_garbage(repair)?;
+        for layer in garbage.layers {
+            note(format!("layer directory {layer} has no image"), repair);
+        }
         Ok(report)
     }
 }

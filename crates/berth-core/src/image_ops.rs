@@ -181,6 +181,7 @@ impl Runtime {
             )
         };
         let store = self.images()?;
+        let _staging = store.staging()?;
         let (diff, size) =
             store.store_layer(std::io::BufReader::new(reader), &format!("import {source}"))?;
         let created = now();
@@ -250,6 +251,7 @@ impl Runtime {
             .ok()
             .and_then(|i| serde_json::from_str(&i.config_json).ok())
             .unwrap_or_else(|| json!({"architecture": "amd64", "os": "linux"}));
+        let _staging = store.staging()?;
         let paused = pause && rec.state.state == ContainerState::Running;
         if paused {
             c.pause()?;

@@ -5,6 +5,7 @@
 //! ```text
 //! storage.db              SQLite metadata (WAL; shared by every berth process)
 //! storage.lock            flock taken while layer directories appear/disappear
+//! staging.lock            flock held shared while layers are stored, exclusive by GC
 //! layers/<hex>/diff       one directory per layer, keyed by diff ID (stored once)
 //! containers/<cid>/{diff,work,merged}   container read-write layers
 //! empty/                  an empty lower dir for images without layers
@@ -25,6 +26,7 @@ mod db;
 pub mod extract;
 #[cfg(test)]
 mod extract_tests;
+mod gc;
 mod images;
 mod layers;
 mod load;
@@ -47,6 +49,7 @@ pub use copy::{
     PathKind,
 };
 pub use extract::{extract_in_root, extract_layer, ExtractOptions};
+pub use gc::{disk_usage, Garbage, StagingGuard};
 pub use save::{atomic_write, SaveFormat};
 pub use tree::Change;
 

@@ -48,6 +48,7 @@ impl Store {
     /// image moves to the loaded one. Layers already stored are reused.
     /// Returns the loaded images in archive order.
     pub fn load_archive(&self, path: &Path) -> Result<Vec<ImageInfo>> {
+        let _staging = self.staging()?;
         let ar = OuterArchive::open(path)?;
         let sources = archive::parse(&ar)?;
         let mut out = Vec::with_capacity(sources.len());

@@ -1,0 +1,137 @@
+//! `system df`, `system prune` and `container prune`, as Podman shows them.
+
+mod common;
+use common::*;
+
+fn df(env: &Env) -> Vec<Value> {
+    let v = env
+        .berth(&["system", "df", "--format", "json"])
+        .success()
+        .json();
+    v.as_array().expect("df json is a list").clone()
+}
+
+fn df_row<'a>(rows: &'a [Value], kind: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["Type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} row in {rows:?}"))
+}
+
+#[test]
+fn df_counts_images_containers_and_volumes() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let rows = df(&env);
+    let images = df_row(&rows, "Images");
+    assert_eq!(
+        (images["Total"].as_u64(), images["Active"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(images["RawSize"].as_u64().unwrap() > 0);
+    assert_eq!(images["RawReclaimable"], images["RawSize"]);
+
+    env.ok(&["volume", "create", "data"]);
+    env.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "-v",
+        "data:/data",
+        IMAGE,
+        "sh",
+        "-c",
+        "head -c 300000 /dev/zero > /big; head -c 200000 /dev/zero > /data/f",
+    ]);
+    let rows = df(&env);
+    assert_eq!(df_row(&rows, "Images")["Active"], 1);
+    assert_eq!(df_row(&rows, "Images")["RawReclaimable"], 0);
+    let ctrs = df_row(&rows, "Containers");
+    assert_eq!(
+        (ctrs["Total"].as_u64(), ctrs["Active"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(ctrs["RawSize"].as_u64().unwrap() >= 300_000, "{ctrs}");
+    assert_eq!(ctrs["RawReclaimable"], ctrs["RawSize"]);
+    let vols = df_row(&rows, "Local Volumes");
+    assert_eq!(
+        (vols["Total"].as_u64(), vols["Active"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(vols["RawSize"], 200_000);
+
+    let table = env.ok(&["system", "df"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("TYPE"), "{table}");
+    assert!(lines[0].contains("RECLAIMABLE"), "{table}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("Local Volumes")),
+        "{table}"
+    );
+    assert_eq!(
+        env.ok(&["system", "df", "--format", "{{.Type}}={{.Total}}"]),
+        "Images=1\nContainers=1\nLocal Volumes=1"
+    );
+}
+
+#[test]
+fn container_prune_removes_only_what_does_not_run() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let exited = env.ok(&["run", "-d", IMAGE, "true"]).trim().to_string();
+    let created = env.ok(&["create", IMAGE, "true"]).trim().to_string();
+    let running = env
+        .ok(&["run", "-d", IMAGE, "sleep", "1000"])
+        .trim()
+        .to_string();
+    env.wait_status(&exited, "exited");
+    // Without -f it asks, and "no" removes nothing.
+    let o = env.berth_stdin(&["container", "prune"], b"n\n");
+    o.success().stderr_has("Are you sure");
+    assert_eq!(env.all_ids().len(), 3);
+
+    let out = env.ok(&["container", "prune", "-f"]);
+    let mut removed: Vec<&str> = out.lines().collect();
+    removed.sort();
+    let mut want = vec![exited.as_str(), created.as_str()];
+    want.sort();
+    assert_eq!(removed, want);
+    assert_eq!(env.all_ids(), vec![running.clone()]);
+    assert_eq!(env.status(&running), "running");
+}
+
+#[test]
+fn system_prune_removes_stopped_containers_unused_images_and_volumes() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&["volume", "create", "unused"]);
+    env.ok(&["volume", "create", "kept"]);
+    env.ok(&["run", "--name", "done", "-v", "kept:/k", IMAGE, "true"]);
+    env.ok(&["run", "-d", "--name", "live", IMAGE, "sleep", "1000"]);
+
+    // The image is used by a running container: even -a keeps it.
+    let out = env.ok(&["system", "prune", "-a", "-f", "--volumes"]);
+    assert!(out.contains("Deleted Containers"), "{out}");
+    assert!(out.contains("Deleted Volumes\n"), "{out}");
+    assert!(out.contains("unused"), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    assert_eq!(env.berth(&["container", "exists", "done"]).code, 1);
+    env.ok(&["container", "exists", "live"]);
+    env.ok(&["image", "exists", IMAGE]);
+    // "kept" was used only by the removed container, so it went too.
+    assert_eq!(env.ok(&["volume", "ls", "-q"]).trim(), "");
+
+    env.ok(&["rm", "-f", "live"]);
+    let out = env.ok(&["system", "prune", "-f"]);
+    assert!(!out.contains("Deleted Images"), "dangling only: {out}");
+    env.ok(&["image", "exists", IMAGE]);
+    let out = env.ok(&["system", "prune", "-a", "-f"]);
+    assert!(out.contains("Deleted Images"), "{out}");
+    assert_eq!(env.ok(&["images", "-q"]).trim(), "");
+    assert!(df(&env).iter().all(|r| r["RawSize"] == 0), "{:?}", df(&env));
+}
