@@ -135,3 +135,58 @@ fn system_prune_removes_stopped_containers_unused_images_and_volumes() {
     assert_eq!(env.ok(&["images", "-q"]).trim(), "");
     assert!(df(&env).iter().all(|r| r["RawSize"] == 0), "{:?}", df(&env));
 }
+
+/// RELIABILITY 12: with the graph root on a full filesystem, commands fail
+/// with one clean ENOSPC error naming the path, nothing half-made appears,
+/// and `rm`, `rmi` and `system prune` still work.
+#[test]
+fn scenario_12_full_disk_gives_clean_errors_and_cleanup_still_works() {
+    if skip() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root.to_str().unwrap().to_string();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs", &root])
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a tmpfs on {root}");
+    env.ok(&["load", "-i", busybox_archive().to_str().unwrap()]);
+
+    let o = env.berth(&[
+        "run",
+        "--name",
+        "filler",
+        IMAGE,
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/big bs=1M count=100; echo dd=$?",
+    ]);
+    o.success().stdout_has("dd=1");
+    assert!(o.err().contains("No space left on device"), "{o}");
+
+    let clean_enospc = |o: &Out| {
+        assert_eq!(o.code, 125, "{o}");
+        let err = o.err().trim();
+        assert_eq!(err.lines().count(), 1, "{o}");
+        assert!(
+            err.contains("No space left on device") || err.contains("disk is full"),
+            "{o}"
+        );
+        assert!(err.contains(&root), "the error names the path: {o}");
+        assert!(!err.contains("panicked"), "{o}");
+    };
+    clean_enospc(&env.berth(&["run", "--name", "second", IMAGE, "true"]));
+    let images_before = env.ok(&["images", "-q", "--no-trunc"]);
+    clean_enospc(&env.berth(&["commit", "filler", "localhost/full"]));
+    assert_eq!(env.ok(&["images", "-q", "--no-trunc"]), images_before);
+
+    env.ok(&["rm", "-f", "-a"]);
+    env.ok(&["rmi", IMAGE]);
+    env.ok(&["system", "prune", "-a", "-f"]);
+    assert!(env.all_ids().is_empty());
+    assert!(df(&env).iter().all(|r| r["RawSize"] == 0), "{:?}", df(&env));
+    // And the engine is usable again once there is room.
+    env.ok(&["load", "-i", busybox_archive().to_str().unwrap()]);
+    env.ok(&["run", "--rm", IMAGE, "true"]);
+}

@@ -484,8 +484,13 @@ pub fn write_etc_files(cfg: &ContainerConfig, userdata: &Path) -> Result<()> {
         ("hostname", format!("{}\n", cfg.hostname)),
         ("resolv.conf", resolv),
     ] {
-        std::fs::write(userdata.join(name), body)
-            .map_err(|e| Error::io(format!("writing {name} for container {}", cfg.name), e))?;
+        let path = userdata.join(name);
+        std::fs::write(&path, body).map_err(|e| {
+            Error::io(
+                format!("container {}: writing {}", cfg.name, path.display()),
+                e,
+            )
+        })?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::{
     resolve_exec, validate_record, StateStore, REPAIR_COMMAND,
 };
 use berth_types::exec::{ExecSession, ExecState, EXEC_SESSIONS_KEPT};
+use berth_types::reserve;
 use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
 use rusqlite::{
     params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
@@ -109,6 +110,7 @@ impl SqliteStore {
                 ))
             }
         }
+        reserve::ensure(path);
         Ok(SqliteStore {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -132,15 +134,24 @@ impl SqliteStore {
     }
 
     /// Run `f` in a `BEGIN IMMEDIATE` transaction, committing if it
-    /// succeeds and rolling back if it fails.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.err(e))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(out)
+    /// succeeds and rolling back if it fails. On a full disk the reserve
+    /// beside the database is released and the transaction retried once.
+    fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut attempt = || -> Result<T> {
+            let mut conn = self.conn();
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| self.err(e))?;
+            let out = f(&tx)?;
+            tx.commit().map_err(|e| self.err(e))?;
+            Ok(out)
+        };
+        match attempt() {
+            Err(e) if reserve::is_disk_full(&e.message) && reserve::release(&self.path) => {
+                attempt()
+            }
+            other => other,
+        }
     }
 
     /// The ID of the container named `name`, if any.

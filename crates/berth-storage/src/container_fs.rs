@@ -49,12 +49,22 @@ impl Store {
                 .create_new(true)
                 .open(&p)
                 .map_err(|e| crate::storage_err(format!("creating {}", p.display()), e))?;
-            let mut f =
-                tree::write_tar(&upper, std::io::BufWriter::new(f), TarKind::Layer, &label)?
-                    .into_inner()
-                    .map_err(|e| {
-                        crate::storage_err(format!("{label}: writing layer"), e.error())
-                    })?;
+            // A full disk shows up while adding some file to the tar; the
+            // path that could not be written is the tar's own.
+            let full = |e: berth_types::Error| {
+                if berth_types::reserve::is_disk_full(&e.message) {
+                    crate::storage_err(
+                        format!("{label}: writing {}", p.display()),
+                        std::io::Error::from_raw_os_error(libc::ENOSPC),
+                    )
+                } else {
+                    e
+                }
+            };
+            let mut f = tree::write_tar(&upper, std::io::BufWriter::new(f), TarKind::Layer, &label)
+                .map_err(full)?
+                .into_inner()
+                .map_err(|e| crate::storage_err(format!("{label}: writing layer"), e.error()))?;
             f.flush()
                 .and_then(|_| f.seek(SeekFrom::Start(0)).map(drop))
                 .map_err(|e| crate::storage_err(format!("{label}: writing layer"), e))?;

@@ -135,3 +135,21 @@ pub(crate) fn write_tx(conn: &mut Connection) -> Result<Transaction<'_>> {
 pub(crate) fn db_err(what: impl std::fmt::Display, e: rusqlite::Error) -> Error {
     Error::new(ErrorKind::Storage, format!("storage database: {what}: {e}"))
 }
+
+impl crate::Store {
+    /// Run `f`; when it failed because the disk is full and the reserve
+    /// beside `storage.db` could be released, run it once more. Used by the
+    /// operations that free space (`rm`, `rmi`), which must work on a full
+    /// disk (see `berth_types::reserve`).
+    pub(crate) fn retry_when_full<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+        match f() {
+            Err(e)
+                if berth_types::reserve::is_disk_full(&e.message)
+                    && berth_types::reserve::release(&self.root.join("storage.db")) =>
+            {
+                f()
+            }
+            other => other,
+        }
+    }
+}

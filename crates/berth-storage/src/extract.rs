@@ -119,6 +119,7 @@ fn extract_rooted<R: Read>(
     })?;
     let mut x = Extractor {
         root,
+        dest,
         label,
         max: opts.max_bytes,
         plain: opts.plain,
@@ -144,6 +145,9 @@ fn extract_rooted<R: Read>(
 
 struct Extractor<'a> {
     root: OwnedFd,
+    /// Where `root` is on the host, for error messages (a full disk must
+    /// name the path that could not be written).
+    dest: &'a Path,
     label: &'a str,
     max: u64,
     /// `.wh.` names are plain files (see [`ExtractOptions::plain`]).
@@ -241,7 +245,12 @@ impl Extractor<'_> {
         fail(
             self.label,
             ErrorKind::Storage,
-            format!("{what} {:?}", String::from_utf8_lossy(path)),
+            format!(
+                "{what} {}",
+                self.dest
+                    .join(String::from_utf8_lossy(path).as_ref())
+                    .display()
+            ),
             e,
         )
     }

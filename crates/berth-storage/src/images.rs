@@ -223,7 +223,12 @@ impl Store {
     /// names, and every layer no other image or container layer uses.
     /// Returns Podman's `Untagged: name` / `Deleted: <id>` lines. Whether a
     /// container uses the image is the caller's business.
+    /// A full disk releases the store's reserve and retries once.
     pub fn remove_image(&self, id_or_name: &str) -> Result<Vec<String>> {
+        self.retry_when_full(|| self.remove_image_once(id_or_name))
+    }
+
+    fn remove_image_once(&self, id_or_name: &str) -> Result<Vec<String>> {
         let (info, how) = self.resolve(id_or_name)?;
         let _lock = StoreLock::take(&self.root)?;
         let mut conn = self.conn();

@@ -182,7 +182,12 @@ impl Store {
 
     /// Unmount and delete container `cid`'s layer, then any layers nothing
     /// else uses. Idempotent: no error if it does not exist.
+    /// A full disk releases the store's reserve and retries once.
     pub fn remove_container_layer(&self, cid: &str) -> Result<()> {
+        self.retry_when_full(|| self.remove_container_layer_once(cid))
+    }
+
+    fn remove_container_layer_once(&self, cid: &str) -> Result<()> {
         check_cid(cid)?;
         // Users' mounts end with the container (`rm` of a mounted one).
         self.unmount_user(cid, true, false)?;

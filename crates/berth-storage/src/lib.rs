@@ -97,6 +97,7 @@ impl Store {
                 .map_err(|e| storage_err(format!("creating {}", p.display()), e))?;
         }
         let conn = db::open(&root.join("storage.db"))?;
+        berth_types::reserve::ensure(&root.join("storage.db"));
         let store = Store {
             root: root.to_path_buf(),
             conn: Mutex::new(conn),

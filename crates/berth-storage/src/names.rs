@@ -50,7 +50,12 @@ impl Store {
     /// A name is matched exactly, then by its short form (`busybox:1`
     /// matches `*/busybox:1` when unique on this image). Returns the
     /// removed names; an unknown name fails the whole call.
+    /// A full disk releases the store's reserve and retries once.
     pub fn untag_image(&self, id: &str, names: &[String]) -> Result<Vec<String>> {
+        self.retry_when_full(|| self.untag_image_once(id, names))
+    }
+
+    fn untag_image_once(&self, id: &str, names: &[String]) -> Result<Vec<String>> {
         let mut conn = self.conn();
         let tx = write_tx(&mut conn)?;
         let have = crate::images::strings(

@@ -226,8 +226,13 @@ impl<'r> LockedContainer<'r> {
         let user = resolve_user(rootfs, &cfg.user, &cfg.name)?;
         let spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs)?;
         let spec_json = serde_json::to_vec_pretty(&spec)?;
-        std::fs::write(userdata.join("config.json"), spec_json)
-            .map_err(|e| Error::io("writing config.json", e))?;
+        let spec_path = userdata.join("config.json");
+        std::fs::write(&spec_path, spec_json).map_err(|e| {
+            Error::io(
+                format!("container {}: writing {}", cfg.name, spec_path.display()),
+                e,
+            )
+        })?;
         let oci = self.oci();
         // A leftover from a crash between create and delete would make
         // `create` fail with "container already exists".

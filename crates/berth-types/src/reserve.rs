@@ -1,0 +1,80 @@
+//! A little disk space kept in reserve beside each database, so a full disk
+//! (a container filled the graph root) never stops berth from recording an
+//! exit or removing containers and images — the commands that free space
+//! (RELIABILITY 12; podman#13967: "database or disk is full" on `rm`).
+//!
+//! The reserve is a plain file of real (non-sparse) blocks. A write that
+//! fails because the disk is full deletes it and retries once; the next
+//! berth process recreates it when there is room again.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Size of one reserve: many small SQLite transactions' worth of WAL pages.
+pub const RESERVE_BYTES: usize = 1 << 20;
+
+/// The reserve file kept for the database at `db`.
+pub fn reserve_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".reserve");
+    PathBuf::from(p)
+}
+
+/// Make sure the reserve for `db` exists. Best effort and cheap when it does
+/// (one `stat`); on a disk too full to hold it, nothing is left behind.
+pub fn ensure(db: &Path) {
+    let path = reserve_path(db);
+    if path.exists() {
+        return;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    // Per process, so two first commands racing never share a half file.
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(&vec![0u8; RESERVE_BYTES])?;
+        f.sync_all()
+    });
+    match written {
+        Ok(()) => {
+            if std::fs::rename(&tmp, &path).is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+        Err(_) => {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// Give the reserve of `db` back to the filesystem; true if there was one
+/// (so a retry can succeed where the first attempt found the disk full).
+pub fn release(db: &Path) -> bool {
+    std::fs::remove_file(reserve_path(db)).is_ok()
+}
+
+/// Whether an error message says the disk is full (SQLite's SQLITE_FULL
+/// text, or the kernel's ENOSPC text).
+pub fn is_disk_full(message: &str) -> bool {
+    message.contains("database or disk is full") || message.contains("No space left on device")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_is_created_once_and_released() {
+        let dir = std::env::temp_dir().join(format!("berth-reserve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("x.db");
+        ensure(&db);
+        let meta = std::fs::metadata(reserve_path(&db)).unwrap();
+        assert_eq!(meta.len() as usize, RESERVE_BYTES);
+        ensure(&db);
+        assert!(release(&db));
+        assert!(!release(&db));
+        assert!(is_disk_full("x: database or disk is full"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
