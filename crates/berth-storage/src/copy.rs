@@ -121,10 +121,10 @@ pub fn tar_from_host<W: Write>(path: &Path, name: &[u8], out: W) -> Result<W> {
     crate::tree::write_tar_of(fd, name, out, &label)
 }
 
-/// Extract the plain tar `reader` into directory `dir` (absolute inside the
-/// container) of the rootfs at `root`. Every entry is confined to the
-/// rootfs; `..` entries reject the archive (RELIABILITY.md 44). Returns the
-/// bytes of file data written.
+/// Extract the tar `reader` (plain or gzip) into directory `dir` (absolute
+/// inside the container) of the rootfs at `root`. Every entry is confined
+/// to the rootfs; `..` entries reject the archive (RELIABILITY.md 44).
+/// Returns the bytes of file data written.
 pub fn untar_in_root<R: Read>(reader: R, root: &Path, dir: &str, label: &str) -> Result<u64> {
     let under: Vec<OsString> = clean_path(dir.as_bytes())
         .map_err(|why| Error::new(ErrorKind::InvalidInput, format!("{label}: {dir:?}: {why}")))?;
@@ -142,6 +142,8 @@ pub fn untar_in_root<R: Read>(reader: R, root: &Path, dir: &str, label: &str) ->
         plain: true,
         ..Default::default()
     };
+    let reader = crate::util::tar_stream(std::io::BufReader::new(reader))
+        .map_err(|why| Error::new(ErrorKind::InvalidInput, format!("{label}: {why}")))?;
     extract_in_root(reader, root, &under, label, &opts)
 }
 

@@ -8,11 +8,10 @@
 //!    layer directories are still there and registers layers, image and
 //!    names together. Only then does the image exist.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use berth_types::{Error, ErrorKind, Result};
-use flate2::read::MultiGzDecoder;
 use rusqlite::{params, OptionalExtension};
 
 use crate::archive::{self, ImageSource, LayerSource, OuterArchive};
@@ -192,17 +191,8 @@ impl Store {
             .map_err(|e| crate::storage_err(format!("creating {}", diff.display()), e))?;
         let mut raw = HashingReader::new(blob, u64::MAX);
         let (diff_id, size) = {
-            let mut buf = BufReader::with_capacity(256 << 10, &mut raw);
-            let head = buf.fill_buf().map_err(|e| bad(format!("reading: {e}")))?;
-            let is_gzip = head.starts_with(&[0x1f, 0x8b]);
-            if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-                return Err(bad("zstd-compressed layers are not supported".into()));
-            }
-            let inner: Box<dyn Read + '_> = if is_gzip {
-                Box::new(MultiGzDecoder::new(buf))
-            } else {
-                Box::new(buf)
-            };
+            let buf = BufReader::with_capacity(256 << 10, &mut raw);
+            let inner = crate::util::tar_stream(buf).map_err(bad)?;
             // The tar stream itself is capped too (headers of a flood of
             // empty entries); twice the data limit leaves room for headers.
             let mut plain =

@@ -1,7 +1,7 @@
 //! Small helpers: hashing readers, digests, temp dirs, the store lock.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -215,4 +215,29 @@ pub(crate) fn check_cid(cid: &str) -> Result<()> {
     } else {
         Err(Error::invalid(format!("invalid container ID {cid:?}")))
     }
+}
+
+/// A tar stream that may be gzip-compressed, decompressed on the fly.
+/// Other compressions are refused by name: berth never hands an archive to
+/// an external `xz`/`unpigz`, which in a container's root could be the
+/// container's own binary (GHSA-x86f, RELIABILITY 43).
+pub(crate) fn tar_stream<'a>(
+    mut r: impl BufRead + 'a,
+) -> std::result::Result<Box<dyn Read + 'a>, String> {
+    let head = r.fill_buf().map_err(|e| format!("reading: {e}"))?;
+    let named = [
+        (&[0x28u8, 0xb5, 0x2f, 0xfd][..], "zstd"),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00][..], "xz"),
+        (&b"BZh"[..], "bzip2"),
+    ];
+    if let Some((_, name)) = named.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return Err(format!(
+            "{name}-compressed archives are not supported (plain or gzip tar only)"
+        ));
+    }
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(r))
+    } else {
+        Box::new(r)
+    })
 }
