@@ -241,3 +241,77 @@ fn import_with_changes_and_filters() {
         "localhost/busybox"
     );
 }
+
+fn set_xattr(path: &std::path::Path, name: &str, value: &[u8]) {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let rc = unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "setxattr {name} on {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+fn get_xattr(path: &std::path::Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    let len = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (len >= 0).then(|| buf[..len as usize].to_vec())
+}
+
+/// Extended attributes (user.*, security.capability...) survive commit
+/// and export, as in containers/storage's layer tars (PAX SCHILY.xattr).
+#[test]
+fn commit_and_export_keep_xattrs() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&[
+        "run",
+        "--name",
+        "x",
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir /d; echo hi > /d/f",
+    ]);
+    let mp = std::path::PathBuf::from(env.ok(&["mount", "x"]).trim());
+    set_xattr(&mp.join("d/f"), "user.berth", b"file-value");
+    set_xattr(&mp.join("d"), "user.berth", b"dir-value");
+    env.ok(&["unmount", "x"]);
+
+    let tar = env.command(&["export", "x"]).output().unwrap();
+    assert!(tar.status.success());
+    let needle = b"SCHILY.xattr.user.berth=file-value";
+    assert!(tar.stdout.windows(needle.len()).any(|w| w == needle));
+
+    env.ok(&["commit", "x", "localhost/withxattr"]);
+    env.ok(&["create", "--name", "y", "localhost/withxattr", "true"]);
+    let mp = std::path::PathBuf::from(env.ok(&["mount", "y"]).trim());
+    assert_eq!(
+        get_xattr(&mp.join("d/f"), "user.berth").as_deref(),
+        Some(&b"file-value"[..])
+    );
+    assert_eq!(
+        get_xattr(&mp.join("d"), "user.berth").as_deref(),
+        Some(&b"dir-value"[..])
+    );
+    // Overlay's own bookkeeping is not content.
+    assert_eq!(get_xattr(&mp.join("d"), "trusted.overlay.opaque"), None);
+    env.ok(&["unmount", "y"]);
+}

@@ -105,7 +105,39 @@ fn header(st: &rfs::Stat, t: EntryType) -> tar::Header {
     h
 }
 
+/// The extended attributes of an open file or directory worth archiving
+/// (file capabilities, `user.*`, ACLs): overlay's own `trusted.overlay.*`
+/// are bookkeeping of the upper dir, not content.
+fn xattrs_of(fd: BorrowedFd<'_>) -> Vec<(String, Vec<u8>)> {
+    let mut list = vec![0u8; 8192];
+    let Ok(n) = rfs::flistxattr(fd, &mut list) else {
+        return Vec::new();
+    };
+    list[..n]
+        .split(|b| *b == 0)
+        .filter_map(|name| std::str::from_utf8(name).ok())
+        .filter(|name| !name.is_empty() && !name.starts_with("trusted.overlay."))
+        .filter_map(|name| {
+            let mut value = vec![0u8; 65536];
+            let len = rfs::fgetxattr(fd, name, &mut value).ok()?;
+            value.truncate(len);
+            Some((format!("SCHILY.xattr.{name}"), value))
+        })
+        .collect()
+}
+
 impl<W: Write> TarWalk<'_, W> {
+    /// Write `fd`'s xattrs as PAX records; they belong to the next entry.
+    fn put_xattrs(&mut self, fd: BorrowedFd<'_>, path: &[u8]) -> Result<()> {
+        let xattrs = xattrs_of(fd);
+        if xattrs.is_empty() {
+            return Ok(());
+        }
+        self.b
+            .append_pax_extensions(xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+            .map_err(|e| self.err(path, e))
+    }
+
     fn err(&self, path: &[u8], e: impl std::fmt::Display) -> Error {
         Error::new(
             ErrorKind::Storage,
@@ -170,6 +202,7 @@ impl<W: Write> TarWalk<'_, W> {
                 let mut h = header(st, EntryType::Directory);
                 let mut p = path.to_vec();
                 p.push(b'/');
+                self.put_xattrs(sub.as_fd(), path)?;
                 self.put(&mut h, &p, io::empty())?;
                 if self.kind == TarKind::Layer && is_opaque(sub.as_fd()) {
                     let mut opq = p.clone();
@@ -196,6 +229,7 @@ impl<W: Write> TarWalk<'_, W> {
                 let size = fst.st_size.max(0) as u64;
                 let mut h = header(&fst, EntryType::Regular);
                 h.set_size(size);
+                self.put_xattrs(fd.as_fd(), path)?;
                 // Exactly `size` bytes even if the file changes meanwhile:
                 // the header is already written.
                 let data = File::from(fd).take(size).chain(io::repeat(0)).take(size);
