@@ -302,3 +302,28 @@ fn scenario_28_readers_and_writers_never_see_a_locked_database() {
         errors[0]
     );
 }
+
+/// The soak of bench/soak.py, short: 4 clients mixing run --rm, exec,
+/// stop, rm, kill -9 and SIGKILLed clients for 10 s; --strict fails on any
+/// error, improper state or leak (issue 5's soak, CI length).
+#[test]
+fn short_soak_leaves_no_improper_state_and_no_leak() {
+    if skip() {
+        return;
+    }
+    ensure_monitor();
+    let out = std::process::Command::new("python3")
+        .arg(repo_root().join("bench/soak.py"))
+        .args(["--seconds", "10", "--clients", "4", "--strict", "--berth"])
+        .arg(berth_bin())
+        .arg("--image-archive")
+        .arg(busybox_archive())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
