@@ -81,6 +81,7 @@ impl Runtime {
             crate::volumes::remove_created(self, &new_volumes);
             return Err(e);
         }
+        berth_types::fault::point("create-layer-allocated");
         let mut attempts = 0;
         loop {
             let rec = ContainerRecord {

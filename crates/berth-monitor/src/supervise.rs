@@ -151,6 +151,7 @@ pub fn write_exit_file(path: &Path, code: i32) -> io::Result<()> {
     sync::write_all(fd.as_fd(), &text)?;
     rustix::fs::fsync(&fd)?;
     drop(fd);
+    berth_types::fault::point("monitor-exit-file");
     rustix::fs::rename(tmp.as_os_str(), path)?;
     // Make the rename itself durable; best effort.
     let dir = path
