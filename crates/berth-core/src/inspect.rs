@@ -22,6 +22,31 @@ pub fn status_word(state: ContainerState) -> &'static str {
     }
 }
 
+/// The health status `ps` shows beside "Up ..." (`healthy`, `unhealthy`,
+/// `starting`), for running containers that have a healthcheck.
+pub fn health_status(rec: &ContainerRecord) -> Option<&str> {
+    rec.config.healthcheck.as_ref()?;
+    let st = &rec.state;
+    if st.state != ContainerState::Running {
+        return None;
+    }
+    Some(
+        st.health
+            .as_ref()
+            .map_or(berth_types::health::HEALTH_STARTING, |h| h.status.as_str()),
+    )
+}
+
+/// `State.Health`: Podman's shape, empty for containers without a
+/// healthcheck.
+fn health_json(rec: &ContainerRecord) -> Value {
+    match (&rec.config.healthcheck, &rec.state.health) {
+        (Some(_), Some(h)) => json!(h),
+        (Some(_), None) => json!(berth_types::health::HealthState::default()),
+        (None, _) => json!({ "Status": "", "FailingStreak": 0, "Log": null }),
+    }
+}
+
 /// Build the inspect document for one container.
 pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
     let c = &rec.config;
@@ -86,7 +111,7 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             "Error": s.error,
             "StartedAt": time(&s.started_at),
             "FinishedAt": time(&s.finished_at),
-            "Health": { "Status": "", "FailingStreak": 0, "Log": null },
+            "Health": health_json(rec),
         },
         "Image": c.image_id,
         "ImageName": c.image_name,
@@ -149,6 +174,14 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             "CreateCommand": [],
             "Umask": "0022",
             "Timeout": 0,
+            "Healthcheck": c.healthcheck.as_ref().map(|h| json!({
+                "Test": h.test,
+                "Interval": h.interval,
+                "Timeout": h.timeout,
+                "StartPeriod": h.start_period,
+                "Retries": h.retries,
+            })),
+            "HealthcheckOnFailureAction": c.healthcheck.as_ref().map_or("none", |h| h.on_failure.as_str()),
         },
         "HostConfig": {
             "Binds": binds,

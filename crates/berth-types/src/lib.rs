@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod exec;
+pub mod health;
 pub mod id;
 pub mod monitor;
 pub mod state;
