@@ -3,6 +3,7 @@
 
 use crate::signal::signal_name;
 use crate::Runtime;
+use berth_types::exec::{ExecSession, ExecState};
 use berth_types::{ContainerRecord, ContainerState, MountKind};
 use serde_json::{json, Value};
 
@@ -202,5 +203,41 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             "NetworkMode": "none",
             "Runtime": "oci",
         },
+    })
+}
+
+/// One exec session in the shape of Podman's and Docker's `/exec/ID/json`,
+/// with berth's record of when it ran and why it failed, if it did.
+pub fn exec_session_json(s: &ExecSession) -> Value {
+    let (entrypoint, arguments) = s
+        .command
+        .split_first()
+        .map(|(e, a)| (e.clone(), a.to_vec()))
+        .unwrap_or_default();
+    json!({
+        "ID": s.id,
+        "ContainerID": s.container_id,
+        "Running": s.state == ExecState::Running,
+        "ExitCode": s.exit_code.unwrap_or(0),
+        "Pid": s.pid,
+        "CanRemove": s.state == ExecState::Exited,
+        "DetachKeys": "",
+        "OpenStdin": s.interactive,
+        "OpenStdout": !s.detached,
+        "OpenStderr": !s.detached,
+        "ProcessConfig": {
+            "entrypoint": entrypoint,
+            "arguments": arguments,
+            "privileged": s.privileged,
+            "tty": s.tty,
+            "user": s.user,
+        },
+        "State": s.state.as_str(),
+        "WorkingDir": s.workdir,
+        "Env": s.env,
+        "CreatedAt": s.created.to_string(),
+        "StartedAt": time(&s.started_at),
+        "FinishedAt": time(&s.finished_at),
+        "Error": s.error,
     })
 }
