@@ -9,7 +9,8 @@ pub mod cmd_attach;
 use crate::create_args::CreateArgs;
 use crate::format::print_json;
 use crate::report::{fail, fail_any, Exit, Outcome};
-use berth_core::{inspect::inspect_json, Container, Error, ErrorKind, LogOptions, Runtime};
+use berth_core::inspect::{exec_session_json, inspect_json};
+use berth_core::{Container, Error, ErrorKind, LogOptions, Runtime};
 use clap::{Args, Subcommand};
 use std::io::Write;
 
@@ -153,7 +154,7 @@ pub struct InspectArgs {
     /// Format the output with a Go template, or `json`.
     #[arg(short = 'f', long)]
     pub format: Option<String>,
-    /// What to inspect: container, image or all.
+    /// What to inspect: container, image, exec (an exec session) or all.
     #[arg(short = 't', long = "type", default_value = "all")]
     pub kind: String,
     /// Inspect the latest container.
@@ -625,26 +626,36 @@ pub fn inspect(rt: &Runtime, a: &InspectArgs) -> Exit {
     let mut docs = Vec::new();
     let mut outcome = Outcome::default();
     for n in &names {
-        let ctr = if a.kind == "image" {
+        let ctr = if a.kind == "image" || a.kind == "exec" {
             Err(Error::no_such_container(n))
         } else if a.latest {
             rt.latest()
         } else {
             rt.lookup(n)
         };
+        let no_such_object = || {
+            Error::new(
+                ErrorKind::NoSuchContainer,
+                format!("no such object: \"{n}\""),
+            )
+        };
+        // Containers first, then images, then exec sessions (by ID).
+        let exec_session = || match rt.exec_session(n) {
+            Ok(s) => Ok(exec_session_json(&s)),
+            Err(e) if e.kind == ErrorKind::NoSuchContainer => Err(no_such_object()),
+            Err(e) => Err(e),
+        };
         let doc = match ctr.and_then(|c| c.inspect_record()) {
             Ok(rec) => Ok(inspect_json(rt, &rec)),
+            Err(_) if a.kind == "exec" => exec_session(),
             Err(e) if e.kind == ErrorKind::NoSuchContainer && a.kind != "container" => {
-                crate::cmd_image::image_json(rt, n).map_err(|ie| {
-                    if ie.kind == ErrorKind::NoSuchImage {
-                        Error::new(
-                            ErrorKind::NoSuchContainer,
-                            format!("no such object: \"{n}\""),
-                        )
-                    } else {
-                        ie
+                match crate::cmd_image::image_json(rt, n) {
+                    Err(ie) if ie.kind == ErrorKind::NoSuchImage && a.kind == "all" => {
+                        exec_session()
                     }
-                })
+                    Err(ie) if ie.kind == ErrorKind::NoSuchImage => Err(no_such_object()),
+                    other => other,
+                }
             }
             Err(e) => Err(e),
         };

@@ -2,7 +2,8 @@
 
 use crate::format::{align, human_duration, print_json, render_template, since, OutputFormat};
 use crate::report::{fail, fail_any, Exit};
-use berth_core::{inspect::status_word, ContainerRecord, ContainerState, Runtime};
+use berth_core::inspect::{health_status, status_word};
+use berth_core::{ContainerRecord, ContainerState, Runtime};
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -17,7 +18,7 @@ pub struct PsArgs {
     /// Do not truncate IDs and commands.
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
-    /// Filter: status=, name=, id=, label=.
+    /// Filter: status=, name=, id=, label=, health=.
     #[arg(short = 'f', long = "filter")]
     pub filter: Vec<String>,
     /// table, json or a Go template.
@@ -73,13 +74,21 @@ pub(crate) fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, Strin
         "ancestor" => {
             rec.config.image_name.contains(value) || rec.config.image_id.starts_with(value)
         }
+        "health" => {
+            if !["healthy", "unhealthy", "starting", "none"].contains(&value) {
+                return Err(format!(
+                    "invalid health filter {value:?}: use healthy, unhealthy, starting or none"
+                ));
+            }
+            health_status(rec).unwrap_or("none") == value
+        }
         "exited" => {
             rec.state.state == ContainerState::Exited
                 && rec.state.exit_code.map(|c| c.to_string()) == Some(value.into())
         }
         _ => {
             return Err(format!(
-                "invalid filter {key:?}: supported are status, name, id, label, ancestor, exited, restart-policy"
+                "invalid filter {key:?}: supported are status, name, id, label, ancestor, exited, health, restart-policy"
             ))
         }
     })
@@ -89,10 +98,13 @@ pub(crate) fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, Strin
 fn status_text(rec: &ContainerRecord) -> String {
     let s = &rec.state;
     match s.state {
-        ContainerState::Running => format!(
-            "Up {}",
-            human_duration(s.started_at.map(since).unwrap_or(0))
-        ),
+        ContainerState::Running => {
+            let up = human_duration(s.started_at.map(since).unwrap_or(0));
+            match health_status(rec) {
+                Some(h) => format!("Up {up} ({h})"),
+                None => format!("Up {up}"),
+            }
+        }
         ContainerState::Paused => "Paused".into(),
         ContainerState::Stopping => "Stopping".into(),
         ContainerState::Exited | ContainerState::Stopped => format!(

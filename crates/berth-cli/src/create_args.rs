@@ -81,6 +81,27 @@ pub struct CreateArgs {
     /// Restart policy: no, on-failure[:N], always, unless-stopped.
     #[arg(long)]
     pub restart: Option<String>,
+    /// Healthcheck command: a shell command, a JSON array, or "none".
+    #[arg(long = "health-cmd")]
+    pub health_cmd: Option<String>,
+    /// Time between healthchecks (default 30s; "disable" for none scheduled).
+    #[arg(long = "health-interval")]
+    pub health_interval: Option<String>,
+    /// Failures in a row before the container is unhealthy (default 3).
+    #[arg(long = "health-retries")]
+    pub health_retries: Option<u32>,
+    /// Longest a healthcheck may run (default 30s).
+    #[arg(long = "health-timeout")]
+    pub health_timeout: Option<String>,
+    /// Time after a start during which failures do not count (default 0s).
+    #[arg(long = "health-start-period")]
+    pub health_start_period: Option<String>,
+    /// Action when the container turns unhealthy: none, kill, restart, stop.
+    #[arg(long = "health-on-failure")]
+    pub health_on_failure: Option<String>,
+    /// Disable any healthcheck, the image's included.
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// Override the image's entrypoint (a string or a JSON array).
     #[arg(long)]
     pub entrypoint: Option<String>,
@@ -139,6 +160,15 @@ impl CreateArgs {
             log_driver: Some(log.driver),
             log_max_size: log.max_size,
             log_max_file: log.max_file,
+            health: berth_core::container::health::HealthOptions {
+                cmd: self.health_cmd.clone(),
+                interval: self.health_interval.clone(),
+                retries: self.health_retries,
+                timeout: self.health_timeout.clone(),
+                start_period: self.health_start_period.clone(),
+                disable: self.no_healthcheck,
+                on_failure: self.health_on_failure.clone(),
+            },
         })
         .and_then(|o| {
             // Validated now so a typo fails at create time; carried into

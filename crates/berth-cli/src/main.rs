@@ -6,6 +6,7 @@ mod cmd_cp;
 mod cmd_df;
 mod cmd_events;
 mod cmd_exec;
+mod cmd_health;
 mod cmd_image;
 mod cmd_observe;
 mod cmd_ps;
@@ -71,6 +72,11 @@ enum Command {
     Wait(cmd_observe::WaitArgs),
     /// Run a command in a running container.
     Exec(cmd_exec::ExecArgs),
+    /// Run container healthchecks.
+    Healthcheck {
+        #[command(subcommand)]
+        command: cmd_health::HealthcheckCommand,
+    },
     /// Show the processes of a container.
     Top(cmd_observe::TopArgs),
     /// Show containers' resource use.
@@ -177,6 +183,13 @@ fn dispatch(cli: &Cli) -> Exit {
     {
         return cmd_service::service(cli, a);
     }
+    if let Command::Healthcheck { command } = &cli.command {
+        if cmd_health::is_timer(command) {
+            if let Err(e) = berth_core::container::health::detach_timer_process() {
+                return report::fail(&e);
+            }
+        }
+    }
     let rt = match runtime(cli) {
         Ok(rt) => rt,
         Err(e) => return report::fail(&e),
@@ -192,6 +205,7 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Restart(a) => cmd_container::restart(&rt, a),
         Command::Wait(a) => cmd_observe::wait(&rt, a),
         Command::Exec(a) => cmd_exec::exec(&rt, a),
+        Command::Healthcheck { command } => cmd_health::healthcheck(&rt, command),
         Command::Top(a) => cmd_observe::top(&rt, a),
         Command::Stats(a) => cmd_observe::stats(&rt, a),
         Command::Update(a) => cmd_observe::update(&rt, a),

@@ -75,6 +75,8 @@ pub struct CreateOptions {
     pub log_max_size: u64,
     /// `--log-opt max-file`.
     pub log_max_file: u32,
+    /// `--health-*`, `--no-healthcheck`, `--health-on-failure`.
+    pub health: crate::container::health::HealthOptions,
 }
 
 /// The parts of an image's configuration a container is built from.
@@ -96,6 +98,8 @@ pub struct ImageDefaults {
     pub stop_signal: Option<String>,
     /// `Volumes`: each becomes an anonymous volume unless a mount covers it.
     pub volumes: Vec<String>,
+    /// `Healthcheck` (Docker's extension, not in the OCI config).
+    pub healthcheck: Option<berth_types::health::HealthConfig>,
 }
 
 impl ImageDefaults {
@@ -113,6 +117,7 @@ impl ImageDefaults {
             labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
             stop_signal: c.stop_signal().clone(),
             volumes: c.volumes().clone().unwrap_or_default(),
+            healthcheck: None,
         }
     }
 }
@@ -527,6 +532,7 @@ pub fn build_config(
         log_max_file: opts.log_max_file,
         runtime: r.runtime,
         restart_policy,
+        healthcheck: crate::container::health::resolve(&opts.health, image.healthcheck.as_ref())?,
     })
 }
 

@@ -97,10 +97,25 @@ impl Runtime {
         status: &str,
         exit_code: Option<i32>,
     ) {
+        self.emit_container_with(rec, status, exit_code, &[]);
+    }
+
+    /// [`Runtime::emit_container`] with extra attributes
+    /// (`health_status=healthy`).
+    pub(crate) fn emit_container_with(
+        &self,
+        rec: &ContainerRecord,
+        status: &str,
+        exit_code: Option<i32>,
+        extra: &[(&str, &str)],
+    ) {
         let c = &rec.config;
         let mut attributes = c.labels.clone();
         attributes.insert("image".into(), c.image_name.clone());
         attributes.insert("name".into(), c.name.clone());
+        for (k, v) in extra {
+            attributes.insert(k.to_string(), v.to_string());
+        }
         self.emit(Event {
             id: c.id.clone(),
             image: c.image_name.clone(),

@@ -60,7 +60,8 @@ impl Runtime {
     /// started; the rootfs layer is allocated and the record saved.
     pub fn create_container(&self, opts: &CreateOptions) -> Result<Container<'_>> {
         let image = self.lookup_image(&opts.image)?;
-        let defaults = ImageDefaults::from_oci(&self.images()?.image_config(&image)?);
+        let mut defaults = ImageDefaults::from_oci(&self.images()?.image_config(&image)?);
+        defaults.healthcheck = crate::container::health::from_image_config(&image.config_json);
         let image_name = image
             .names
             .first()

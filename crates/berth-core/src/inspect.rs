@@ -3,6 +3,7 @@
 
 use crate::signal::signal_name;
 use crate::Runtime;
+use berth_types::exec::{ExecSession, ExecState};
 use berth_types::{ContainerRecord, ContainerState, MountKind};
 use serde_json::{json, Value};
 
@@ -19,6 +20,31 @@ pub fn status_word(state: ContainerState) -> &'static str {
     match state {
         ContainerState::Configured => "created",
         s => s.as_str(),
+    }
+}
+
+/// The health status `ps` shows beside "Up ..." (`healthy`, `unhealthy`,
+/// `starting`), for running containers that have a healthcheck.
+pub fn health_status(rec: &ContainerRecord) -> Option<&str> {
+    rec.config.healthcheck.as_ref()?;
+    let st = &rec.state;
+    if st.state != ContainerState::Running {
+        return None;
+    }
+    Some(
+        st.health
+            .as_ref()
+            .map_or(berth_types::health::HEALTH_STARTING, |h| h.status.as_str()),
+    )
+}
+
+/// `State.Health`: Podman's shape, empty for containers without a
+/// healthcheck.
+fn health_json(rec: &ContainerRecord) -> Value {
+    match (&rec.config.healthcheck, &rec.state.health) {
+        (Some(_), Some(h)) => json!(h),
+        (Some(_), None) => json!(berth_types::health::HealthState::default()),
+        (None, _) => json!({ "Status": "", "FailingStreak": 0, "Log": null }),
     }
 }
 
@@ -86,7 +112,7 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             "Error": s.error,
             "StartedAt": time(&s.started_at),
             "FinishedAt": time(&s.finished_at),
-            "Health": { "Status": "", "FailingStreak": 0, "Log": null },
+            "Health": health_json(rec),
         },
         "Image": c.image_id,
         "ImageName": c.image_name,
@@ -149,6 +175,14 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             "CreateCommand": [],
             "Umask": "0022",
             "Timeout": 0,
+            "Healthcheck": c.healthcheck.as_ref().map(|h| json!({
+                "Test": h.test,
+                "Interval": h.interval,
+                "Timeout": h.timeout,
+                "StartPeriod": h.start_period,
+                "Retries": h.retries,
+            })),
+            "HealthcheckOnFailureAction": c.healthcheck.as_ref().map_or("none", |h| h.on_failure.as_str()),
         },
         "HostConfig": {
             "Binds": binds,
@@ -169,5 +203,41 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             "NetworkMode": "none",
             "Runtime": "oci",
         },
+    })
+}
+
+/// One exec session in the shape of Podman's and Docker's `/exec/ID/json`,
+/// with berth's record of when it ran and why it failed, if it did.
+pub fn exec_session_json(s: &ExecSession) -> Value {
+    let (entrypoint, arguments) = s
+        .command
+        .split_first()
+        .map(|(e, a)| (e.clone(), a.to_vec()))
+        .unwrap_or_default();
+    json!({
+        "ID": s.id,
+        "ContainerID": s.container_id,
+        "Running": s.state == ExecState::Running,
+        "ExitCode": s.exit_code.unwrap_or(0),
+        "Pid": s.pid,
+        "CanRemove": s.state == ExecState::Exited,
+        "DetachKeys": "",
+        "OpenStdin": s.interactive,
+        "OpenStdout": !s.detached,
+        "OpenStderr": !s.detached,
+        "ProcessConfig": {
+            "entrypoint": entrypoint,
+            "arguments": arguments,
+            "privileged": s.privileged,
+            "tty": s.tty,
+            "user": s.user,
+        },
+        "State": s.state.as_str(),
+        "WorkingDir": s.workdir,
+        "Env": s.env,
+        "CreatedAt": s.created.to_string(),
+        "StartedAt": time(&s.started_at),
+        "FinishedAt": time(&s.finished_at),
+        "Error": s.error,
     })
 }

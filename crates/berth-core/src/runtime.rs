@@ -181,6 +181,23 @@ impl Runtime {
         }
     }
 
+    /// The command line that runs this `berth` binary on the same root,
+    /// runroot and OCI runtime with `args` (the monitor's exit command, the
+    /// health timer).
+    pub(crate) fn berth_argv(&self, runtime: &str, args: &[&str]) -> Vec<String> {
+        let mut argv = vec![
+            self.berth_binary.to_string_lossy().into_owned(),
+            "--root".into(),
+            self.paths.root.to_string_lossy().into_owned(),
+            "--runroot".into(),
+            self.paths.runroot.to_string_lossy().into_owned(),
+            "--runtime".into(),
+            runtime.to_string(),
+        ];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        argv
+    }
+
     /// Find a container by name, full ID or unique ID prefix.
     pub fn lookup(&self, name_or_id: &str) -> Result<Container<'_>> {
         let id = self.store.lookup(name_or_id)?;

@@ -28,6 +28,47 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
     Ok((value * mult as f64) as i64)
 }
 
+/// Parse a Go duration (`30s`, `1m30s`, `500ms`, `1h`, `1.5s`) into
+/// nanoseconds, as Podman's `--health-interval` and friends take them.
+pub fn parse_go_duration(s: &str) -> Result<u64> {
+    let bad = || {
+        Error::invalid(format!(
+            "invalid duration {s:?}: use e.g. 30s, 1m30s or 500ms"
+        ))
+    };
+    let t = s.trim();
+    if t == "0" {
+        return Ok(0);
+    }
+    let mut rest = t;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let ns = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "\u{b5}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += value * ns;
+        rest = &rest[unit_len..];
+    }
+    if t.is_empty() {
+        return Err(bad());
+    }
+    Ok(total as u64)
+}
+
 /// go-units `HumanDuration` (what Podman's and Docker's `ps` print):
 /// "Less than a second", "3 seconds", "About a minute", "5 hours", "2
 /// weeks"... Hours are rounded, as Go does.
@@ -63,6 +104,17 @@ mod tests {
         assert_eq!(parse_bytes("64k").unwrap(), 65536);
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("-1m").is_err());
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("30s").unwrap(), 30_000_000_000);
+        assert_eq!(parse_go_duration("1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(parse_go_duration("500ms").unwrap(), 500_000_000);
+        assert_eq!(parse_go_duration("0").unwrap(), 0);
+        for bad in ["", "10", "1x", "s"] {
+            assert!(parse_go_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

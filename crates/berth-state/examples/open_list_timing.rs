@@ -37,6 +37,7 @@ fn record(i: usize) -> ContainerRecord {
             log_max_size: 0,
             log_max_file: 0,
             runtime: "runc".into(),
+            healthcheck: None,
             restart_policy: Default::default(),
         },
         state: RuntimeState::default(),

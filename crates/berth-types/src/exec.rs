@@ -74,6 +74,9 @@ pub struct ExecSession {
     pub interactive: bool,
     /// Started with `-d`.
     pub detached: bool,
+    /// Started with `-t`.
+    #[serde(default)]
+    pub tty: bool,
     /// When the session was created.
     pub created: Timestamp,
     /// When the process started.
@@ -102,6 +105,7 @@ impl ExecSession {
             privileged: false,
             interactive: false,
             detached: false,
+            tty: false,
             created: Timestamp::now(),
             started_at: None,
             finished_at: None,

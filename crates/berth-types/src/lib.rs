@@ -13,6 +13,7 @@ pub mod error;
 pub mod event;
 pub mod exec;
 pub mod fault;
+pub mod health;
 pub mod id;
 pub mod monitor;
 pub mod reserve;

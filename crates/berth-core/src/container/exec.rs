@@ -151,6 +151,7 @@ impl<'r> Container<'r> {
         s.env = opts.env.clone();
         s.privileged = opts.privileged;
         s.interactive = opts.interactive;
+        s.tty = opts.tty;
         s.detached = detach;
         rt.store.add_exec_session(&s)?;
         let started = jiff::Timestamp::now();

@@ -178,7 +178,9 @@ impl<'r> LockedContainer<'r> {
             st.finished_at = None;
             st.exit_code = None;
             st.oom_killed = false;
+            super::health::reset_for_start(&mut self.rec);
         }
+        let st = &mut self.rec.state;
         st.pid = msg.pid;
         st.monitor_pid = msg.monitor_pid;
         st.monitor_token = token;
@@ -249,18 +251,7 @@ impl<'r> LockedContainer<'r> {
             run: how == Launch::RunAttached,
             attach_wait: how == Launch::RunAttached,
             exec_process: None,
-            exit_command: vec![
-                rt.berth_binary.to_string_lossy().into_owned(),
-                "--root".into(),
-                paths.root.to_string_lossy().into_owned(),
-                "--runroot".into(),
-                paths.runroot.to_string_lossy().into_owned(),
-                "--runtime".into(),
-                cfg.runtime.clone(),
-                "container".into(),
-                "cleanup".into(),
-                cfg.id.clone(),
-            ],
+            exit_command: rt.berth_argv(&cfg.runtime, &["container", "cleanup", &cfg.id]),
         };
         let log = berth_oci::MonitorOptions {
             log_driver: cfg.log_driver.clone(),
@@ -304,8 +295,10 @@ impl<'r> LockedContainer<'r> {
         st.exit_code = None;
         st.oom_killed = false;
         st.stop_requested = false;
+        super::health::reset_for_start(&mut self.rec);
         self.save()?;
         self.event("start");
+        super::health::spawn_timer(self.rt, &self.rec);
         Ok(())
     }
 

@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod attach;
 pub mod cp;
 pub mod exec;
+pub mod health;
 mod locked;
 pub mod logs;
 pub mod mount;
@@ -92,6 +93,7 @@ impl<'r> Container<'r> {
         let stream = c.launch(locked::Launch::RunAttached)?;
         c.save()?;
         c.event("start");
+        health::spawn_timer(self.rt, c.record());
         stream.ok_or_else(|| berth_types::Error::internal("attached launch returned no stream"))
     }
 

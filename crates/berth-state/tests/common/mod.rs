@@ -48,6 +48,7 @@ pub fn record_with_image(prefix: &str, name: &str, secs: i64, image: &str) -> Co
             log_max_size: 0,
             log_max_file: 0,
             runtime: "runc".into(),
+            healthcheck: None,
             restart_policy: Default::default(),
         },
         state: RuntimeState::default(),
