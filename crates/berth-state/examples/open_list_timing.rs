@@ -38,6 +38,7 @@ fn record(i: usize) -> ContainerRecord {
             log_max_file: 0,
             runtime: "runc".into(),
             restart_policy: Default::default(),
+            net: Default::default(),
         },
         state: RuntimeState::default(),
     }

@@ -172,6 +172,9 @@ pub struct ContainerConfig {
     /// `--log-opt max-file`: files kept, the live one included (0 means 1).
     #[serde(default)]
     pub log_max_file: u32,
+    /// `--network`, `-p`, `--dns`... (see `crate::net`).
+    #[serde(default)]
+    pub net: crate::net::NetConfig,
 }
 
 /// A container's mutable state, rewritten on every transition.
@@ -204,6 +207,9 @@ pub struct RuntimeState {
     /// reads, so it can never end a newer run of the container.
     #[serde(default)]
     pub monitor_token: String,
+    /// The container's live networking, between setup and teardown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<crate::net::NetState>,
 }
 
 impl Default for RuntimeState {
@@ -221,6 +227,7 @@ impl Default for RuntimeState {
             error: String::new(),
             stop_requested: false,
             monitor_token: String::new(),
+            net: None,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod event;
 pub mod exec;
 pub mod id;
 pub mod monitor;
+pub mod net;
 pub mod state;
 
 pub use config::{

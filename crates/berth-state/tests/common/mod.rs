@@ -49,6 +49,7 @@ pub fn record_with_image(prefix: &str, name: &str, secs: i64, image: &str) -> Co
             log_max_file: 0,
             runtime: "runc".into(),
             restart_policy: Default::default(),
+            net: Default::default(),
         },
         state: RuntimeState::default(),
     }
