@@ -75,6 +75,8 @@ pub struct CreateOptions {
     pub log_max_size: u64,
     /// `--log-opt max-file`.
     pub log_max_file: u32,
+    /// `--network`, `-p`, `-P`, `--dns`... (see `crate::network`).
+    pub net: crate::network::NetOptions,
 }
 
 /// The parts of an image's configuration a container is built from.
@@ -96,6 +98,8 @@ pub struct ImageDefaults {
     pub stop_signal: Option<String>,
     /// `Volumes`: each becomes an anonymous volume unless a mount covers it.
     pub volumes: Vec<String>,
+    /// `ExposedPorts` (`80/tcp`), published by `-P`.
+    pub exposed: Vec<String>,
 }
 
 impl ImageDefaults {
@@ -113,6 +117,7 @@ impl ImageDefaults {
             labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
             stop_signal: c.stop_signal().clone(),
             volumes: c.volumes().clone().unwrap_or_default(),
+            exposed: c.exposed_ports().clone().unwrap_or_default(),
         }
     }
 }
@@ -527,6 +532,7 @@ pub fn build_config(
         log_max_file: opts.log_max_file,
         runtime: r.runtime,
         restart_policy,
+        net: crate::network::build_net_config(&opts.net, &image.exposed)?,
     })
 }
 

@@ -23,9 +23,7 @@ pub fn parse_add_host(entry: &str) -> Result<(String, String)> {
     let (name, ip) = entry
         .split_once(':')
         .or_else(|| entry.split_once('='))
-        .ok_or_else(|| {
-            Error::invalid(format!("invalid --add-host {entry:?}: expected HOST:IP"))
-        })?;
+        .ok_or_else(|| Error::invalid(format!("invalid --add-host {entry:?}: expected HOST:IP")))?;
     let ip = ip.trim_start_matches('[').trim_end_matches(']');
     if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
         return Err(Error::invalid(format!(
@@ -48,7 +46,12 @@ pub fn hosts(i: &HostsInput<'_>) -> Result<String> {
     if i.name != i.hostname {
         names.push(i.name);
     }
-    names.extend(i.aliases.iter().map(String::as_str).filter(|a| !names_has(a, i)));
+    names.extend(
+        i.aliases
+            .iter()
+            .map(String::as_str)
+            .filter(|a| !names_has(a, i)),
+    );
     out.push_str(&format!(
         "{}\t{}\n",
         i.own_ip.unwrap_or("127.0.1.1"),
@@ -103,14 +106,22 @@ pub fn resolv_conf(i: &ResolvInput<'_>) -> String {
     let servers: Vec<String> = if !i.servers.is_empty() {
         i.servers.to_vec()
     } else {
-        i.network_servers.iter().cloned().chain(host_servers).collect()
+        i.network_servers
+            .iter()
+            .cloned()
+            .chain(host_servers)
+            .collect()
     };
     let search: Vec<String> = if i.search.iter().any(|s| s == ".") {
         Vec::new()
     } else if !i.search.is_empty() {
         i.network_search.iter().chain(i.search).cloned().collect()
     } else {
-        i.network_search.iter().cloned().chain(host_search).collect()
+        i.network_search
+            .iter()
+            .cloned()
+            .chain(host_search)
+            .collect()
     };
     let options: Vec<String> = if i.options.is_empty() {
         host_options
@@ -184,6 +195,9 @@ mod tests {
             servers: &mine,
             ..Default::default()
         });
-        assert!(r.contains("nameserver 192.0.2.9\n") && !r.contains("192.0.2.1\n"), "{r}");
+        assert!(
+            r.contains("nameserver 192.0.2.9\n") && !r.contains("192.0.2.1\n"),
+            "{r}"
+        );
     }
 }

@@ -104,9 +104,15 @@ mod tests {
         let gw = default_gateway(&net);
         assert_eq!(gw, Ipv4Addr::new(10, 90, 1, 1));
         let mut used = HashSet::new();
-        assert_eq!(next_free(&net, gw, &used), Some(Ipv4Addr::new(10, 90, 1, 2)));
+        assert_eq!(
+            next_free(&net, gw, &used),
+            Some(Ipv4Addr::new(10, 90, 1, 2))
+        );
         used.insert(Ipv4Addr::new(10, 90, 1, 2));
-        assert_eq!(next_free(&net, gw, &used), Some(Ipv4Addr::new(10, 90, 1, 3)));
+        assert_eq!(
+            next_free(&net, gw, &used),
+            Some(Ipv4Addr::new(10, 90, 1, 3))
+        );
         let tiny = parse_subnet("10.1.0.0/30").unwrap();
         let used: HashSet<_> = [Ipv4Addr::new(10, 1, 0, 2)].into();
         assert_eq!(next_free(&tiny, default_gateway(&tiny), &used), None);

@@ -137,10 +137,16 @@ impl Netavark {
     }
 
     /// Configure the networks of `opts` in the namespace at `netns`.
-    pub fn setup(&self, netns: &Path, opts: &NetworkOptions) -> Result<BTreeMap<String, StatusBlock>> {
+    pub fn setup(
+        &self,
+        netns: &Path,
+        opts: &NetworkOptions,
+    ) -> Result<BTreeMap<String, StatusBlock>> {
         let out = self.exec("setup", netns, opts)?;
         let status: BTreeMap<String, StatusBlock> = serde_json::from_slice(&out).map_err(|e| {
-            Error::internal(format!("netavark setup printed something that is not its status: {e}"))
+            Error::internal(format!(
+                "netavark setup printed something that is not its status: {e}"
+            ))
         })?;
         for name in opts.networks.keys() {
             if !status.contains_key(name) {
@@ -207,10 +213,7 @@ impl Netavark {
                     let err = String::from_utf8_lossy(&out.stderr);
                     err.lines().last().unwrap_or("no message").to_string()
                 });
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!("netavark {verb}: {msg}"),
-            ));
+            return Err(Error::new(ErrorKind::Io, format!("netavark {verb}: {msg}")));
         }
         Ok(out.stdout)
     }

@@ -80,6 +80,8 @@ pub fn remove(path: &Path) -> Result<()> {
 }
 
 /// True when `path` is a mounted namespace file (a bind mount of nsfs).
+// The field and constant types differ between targets.
+#[allow(clippy::unnecessary_cast)]
 pub fn is_mounted(path: &Path) -> bool {
     rustix::fs::statfs(path).is_ok_and(|s| s.f_type as i64 == libc::NSFS_MAGIC as i64)
 }

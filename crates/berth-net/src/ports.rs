@@ -101,7 +101,11 @@ pub fn parse_exposed(exposed: &[String]) -> Result<Vec<PortMapping>> {
 /// A port the kernel says is free on `ip` now.
 fn free_port(ip: &str, protocol: &str) -> Result<u16> {
     let ip = if ip.is_empty() { "0.0.0.0" } else { ip };
-    let addr = (ip.parse::<std::net::IpAddr>().unwrap_or(Ipv4Addr::UNSPECIFIED.into()), 0);
+    let addr = (
+        ip.parse::<std::net::IpAddr>()
+            .unwrap_or(Ipv4Addr::UNSPECIFIED.into()),
+        0,
+    );
     let port = if protocol == "udp" {
         UdpSocket::bind(addr).and_then(|s| s.local_addr())
     } else {
@@ -150,7 +154,10 @@ mod tests {
     #[test]
     fn forms() {
         let m = one("127.0.0.1:8080:80");
-        assert_eq!((m.host_ip.as_str(), m.host_port, m.container_port), ("127.0.0.1", 8080, 80));
+        assert_eq!(
+            (m.host_ip.as_str(), m.host_port, m.container_port),
+            ("127.0.0.1", 8080, 80)
+        );
         let m = one("8080:80/udp");
         assert_eq!((m.host_port, m.protocol.as_str()), (8080, "udp"));
         assert_eq!(one("80").host_port, 0);
@@ -159,7 +166,16 @@ mod tests {
         assert_eq!((m.host_port, m.container_port, m.range), (8000, 80, 3));
         assert_eq!(parse_publish("53:53/tcp,udp").unwrap().len(), 2);
         assert_eq!(one("[::1]:80:80").host_ip, "::1");
-        for bad in ["", "x", "0", "80/icmp", "8000-8001:80", "1:2:3:4", "nope:80:80", "9-8"] {
+        for bad in [
+            "",
+            "x",
+            "0",
+            "80/icmp",
+            "8000-8001:80",
+            "1:2:3:4",
+            "nope:80:80",
+            "9-8",
+        ] {
             assert!(parse_publish(bad).is_err(), "{bad}");
         }
     }

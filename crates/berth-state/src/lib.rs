@@ -27,8 +27,8 @@ use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result
 
 pub use lookup::resolve;
 pub use mem::MemStore;
-pub use sqlite::SqliteStore;
 pub use networks::{network_conflict, network_exists, no_such_network};
+pub use sqlite::SqliteStore;
 pub use volumes::{no_such_volume, validate_volume_name, volume_exists, VolumeRecord};
 
 /// How long the exit code of a removed container stays readable.

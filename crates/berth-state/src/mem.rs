@@ -124,9 +124,7 @@ impl StateStore for MemStore {
         if let Some(e) = crate::network_conflict(network, &existing) {
             return Err(e);
         }
-        inner
-            .networks
-            .insert(network.name.clone(), network.clone());
+        inner.networks.insert(network.name.clone(), network.clone());
         Ok(())
     }
 

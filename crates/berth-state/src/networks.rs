@@ -62,7 +62,10 @@ pub fn network_conflict(new: &Network, existing: &[Network]) -> Option<Error> {
             return Some(
                 Error::new(
                     ErrorKind::InUse,
-                    format!("subnet {} is already used by network {}", s.subnet, old.name),
+                    format!(
+                        "subnet {} is already used by network {}",
+                        s.subnet, old.name
+                    ),
                 )
                 .with_subject(&new.name),
             );

@@ -423,14 +423,16 @@ fn network(name: &str, iface: &str, subnet: &str) -> berth_types::net::Network {
 }
 
 fn networks_and_ipam(s: &dyn StateStore) {
-    s.add_network(&network("a", "berth1", "10.90.1.0/24")).unwrap();
+    s.add_network(&network("a", "berth1", "10.90.1.0/24"))
+        .unwrap();
     let dup = s.add_network(&network("a", "berth2", "10.90.2.0/24"));
     assert_eq!(dup.unwrap_err().kind, ErrorKind::NameInUse);
     let same_bridge = s.add_network(&network("b", "berth1", "10.90.2.0/24"));
     assert_eq!(same_bridge.unwrap_err().kind, ErrorKind::InUse);
     let same_subnet = s.add_network(&network("b", "berth2", "10.90.1.0/24"));
     assert_eq!(same_subnet.unwrap_err().kind, ErrorKind::InUse);
-    s.add_network(&network("b", "berth2", "10.90.2.0/24")).unwrap();
+    s.add_network(&network("b", "berth2", "10.90.2.0/24"))
+        .unwrap();
     assert_eq!(s.list_networks().unwrap().len(), 2);
     assert_eq!(s.get_network("b").unwrap().network_interface, "berth2");
     assert!(s.get_network("zz").is_err());

@@ -45,10 +45,10 @@ pub struct Network {
     #[serde(default)]
     pub dns_enabled: bool,
     /// `--label`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Driver options (`-o mtu=...`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
     /// `{"driver": "host-local"}`: berth does the IPAM itself.
     #[serde(default)]
