@@ -116,8 +116,18 @@ pub enum NetworkCommand {
     },
 }
 
+/// A network as Go templates see it: Podman's `types.Network` field names
+/// (`{{.Name}}`, `{{.Internal}}`), while JSON output uses its json tags.
 fn doc(n: &berth_core::network::Network) -> Value {
-    serde_json::to_value(n).unwrap_or(Value::Null)
+    serde_json::json!({
+        "Name": n.name, "ID": n.id, "Driver": n.driver,
+        "NetworkInterface": n.network_interface, "Created": n.created,
+        "Subnets": n.subnets.iter().map(|s| serde_json::json!({
+            "Subnet": s.subnet, "Gateway": s.gateway.clone().unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+        "IPv6Enabled": n.ipv6_enabled, "Internal": n.internal, "DNSEnabled": n.dns_enabled,
+        "Labels": n.labels, "Options": n.options, "IPAMOptions": n.ipam_options,
+    })
 }
 
 pub fn network(rt: &Runtime, cmd: &NetworkCommand) -> Exit {
@@ -146,18 +156,20 @@ pub fn network(rt: &Runtime, cmd: &NetworkCommand) -> Exit {
         NetworkCommand::Ls(a) => list(rt, a),
         NetworkCommand::Inspect { format, names } => {
             let mut outcome = Outcome::default();
-            let mut docs = Vec::new();
+            let mut nets = Vec::new();
             for n in names {
                 match rt.network(n) {
-                    Ok(net) => docs.push(doc(&net)),
+                    Ok(net) => nets.push(net),
                     Err(e) => outcome.error(&e),
                 }
             }
             let printed = match OutputFormat::parse(format.as_deref()) {
                 OutputFormat::Template { source, .. } => {
+                    let docs: Vec<Value> = nets.iter().map(doc).collect();
                     render_template(&source, false, &[], &docs).map(|s| print!("{s}"))
                 }
-                _ => print_json(&docs),
+                // The struct itself: Podman's field order.
+                _ => print_json(&nets),
             };
             if let Err(e) = printed {
                 return fail_any(&e);
@@ -234,7 +246,7 @@ fn list(rt: &Runtime, a: &NetworkListArgs) -> Exit {
     }
     let docs: Vec<Value> = nets.iter().map(doc).collect();
     let printed = match OutputFormat::parse(a.format.as_deref()) {
-        OutputFormat::Json => print_json(&docs),
+        OutputFormat::Json => print_json(&nets),
         OutputFormat::Template { source, table } => render_template(
             &source,
             table,

@@ -344,7 +344,7 @@ fn internal_network_cannot_reach_the_published_port() {
             "network",
             "inspect",
             "--format",
-            "{{.internal}}",
+            "{{.Internal}}",
             &internal.name
         ]),
         "true"
@@ -411,6 +411,11 @@ fn network_crud_and_rm_in_use() {
     let names = env.ok(&["network", "ls", "-q"]);
     assert!(names.lines().any(|l| l == "berth"), "{names}");
     assert!(names.lines().any(|l| l == net.name), "{names}");
+    let table = env.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    assert!(
+        table.lines().any(|l| l == format!("{} bridge", net.name)),
+        "{table}"
+    );
     let ls = env.berth(&["network", "ls", "--format", "json"]).json();
     assert!(ls
         .as_array()
@@ -469,6 +474,22 @@ fn network_crud_and_rm_in_use() {
     env.expect(&["network", "exists", &net.name], 1);
     assert!(env.all_ids().is_empty(), "rm -f left its containers");
     assert_no_leaks(&env, &net);
+
+    // macvlan: defined only (a container on it would sit on the host's LAN).
+    let mac = unique("mac");
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        "parent=lo",
+        &mac,
+    ]);
+    let doc = &env.berth(&["network", "inspect", &mac]).json()[0];
+    assert_eq!(doc["driver"], "macvlan");
+    assert_eq!(doc["network_interface"], "lo");
+    env.ok(&["network", "rm", &mac]);
 
     // prune removes unused networks only.
     let used = make_net(&env, &[]);
@@ -658,6 +679,70 @@ fn default_bridge_network_and_open_host_ports() {
     env.ok(&["rm", "-f", "-t", "0", "c"]);
     assert_eq!(netns_files(&env), 0);
     assert_eq!(ipam_rows(&env), 0);
+}
+
+#[test]
+fn publish_all_uses_the_image_expose_list_and_container_mode_shares_a_namespace() {
+    if skip() || no_netavark() {
+        return;
+    }
+    let env = Env::with_busybox();
+    // An image that EXPOSEs 80/tcp and 53/udp.
+    env.ok(&["create", "--name", "base", IMAGE, "true"]);
+    let image = format!("localhost/{}:latest", unique("exposed"));
+    env.ok(&["commit", "-c", "EXPOSE 80 53/udp", "base", &image]);
+    // Created only: -P publishes on every host address, so nothing starts.
+    env.ok(&[
+        "create",
+        "--name",
+        "pub",
+        "--network",
+        "bridge",
+        "-P",
+        &image,
+        "true",
+    ]);
+    let ports = env.ok(&["port", "pub"]);
+    let lines: Vec<&str> = ports.lines().collect();
+    assert_eq!(lines.len(), 2, "{ports}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("80/tcp -> 0.0.0.0:")),
+        "{ports}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("53/udp -> 0.0.0.0:")),
+        "{ports}"
+    );
+    env.ok(&["rm", "pub", "base"]);
+
+    // container:ID joins another container's namespace: same addresses.
+    let net = make_net(&env, &[]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "owner",
+        "--network",
+        &net.name,
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let ip = ip_of(&env, "owner", &net.name);
+    let addrs = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:owner",
+        IMAGE,
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+    ]);
+    assert!(addrs.contains(&ip), "{addrs}");
+    env.ok(&["rm", "-f", "-t", "0", "owner"]);
+    assert_no_leaks(&env, &net);
 }
 
 trait InspectMode {

@@ -69,6 +69,16 @@ pub fn pick_subnet(taken: &[Ipv4Net]) -> Option<Ipv4Net> {
         .find(|cand| !taken.iter().any(|t| overlaps(t, cand)))
 }
 
+/// The interface of the host's default route: a macvlan network's parent
+/// when none is given.
+pub fn default_route_interface() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/net/route").ok()?;
+    text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(1) == Some(&"00000000") && f.get(7) == Some(&"00000000")).then(|| f[0].to_string())
+    })
+}
+
 /// The host's IPv4 routes (from `/proc/net/route`), so a new network does
 /// not shadow a subnet the host already reaches. The default route is left
 /// out (it overlaps everything).

@@ -144,7 +144,14 @@ impl<'r> LockedContainer<'r> {
         let token = crate::names::random_id()[..16].to_string();
         // The network namespace and addresses exist before the runtime
         // creates the container; saved at once so a crash cannot lose them.
-        if let Err(e) = crate::network::setup(rt, &mut self.rec).and_then(|()| self.save()) {
+        let networked = crate::network::setup(rt, &mut self.rec).and_then(|set_up| {
+            if set_up {
+                self.save()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = networked {
             let _ = crate::network::teardown(rt, &mut self.rec);
             let _ = rt.images().and_then(|s| s.unmount(&id));
             return Err(e);

@@ -221,7 +221,12 @@ impl Runtime {
         };
         let interface = match (&o.interface_name, driver.as_str()) {
             (Some(i), _) => i.clone(),
-            (None, "macvlan") => options.remove("parent").unwrap_or_default(),
+            (None, "macvlan") => options
+                .remove("parent")
+                .or_else(ipam::default_route_interface)
+                .ok_or_else(|| {
+                    Error::invalid("macvlan needs a parent interface (-o parent=IFACE)")
+                })?,
             (None, _) => (1..)
                 .map(|i| format!("{}{i}", berth_net::BRIDGE_PREFIX))
                 .find(|b| {

@@ -238,17 +238,18 @@ fn detach(rt: &Runtime, rec: &mut ContainerRecord, names: &[String]) -> Result<(
     torn
 }
 
-/// Set up a bridge-mode container's networking before it starts. A stale
+/// Set up a bridge-mode container's networking before it starts; true
+/// when there was any to set up (the caller saves the new state). A stale
 /// setup (a crash after the last one) is torn down first.
-pub(crate) fn setup(rt: &Runtime, rec: &mut ContainerRecord) -> Result<()> {
+pub(crate) fn setup(rt: &Runtime, rec: &mut ContainerRecord) -> Result<bool> {
     if rec.config.net.mode != NetMode::Bridge {
-        return Ok(());
+        return Ok(false);
     }
     if rec.state.net.is_some() {
         teardown(rt, rec)?;
     }
     let names: Vec<String> = rec.config.net.networks.keys().cloned().collect();
-    attach(rt, rec, &names, false)
+    attach(rt, rec, &names, false).map(|()| true)
 }
 
 /// Tear down a container's networking: every endpoint, its addresses and
