@@ -171,6 +171,8 @@ fn published_port_is_served_on_the_host_and_everything_goes_on_rm() {
         format!("80/tcp -> 127.0.0.1:{port}")
     );
     assert_eq!(env.ok(&["port", "web", "80"]), format!("127.0.0.1:{port}"));
+    let ps = env.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert_eq!(ps, format!("127.0.0.1:{port}->80/tcp"));
     let doc = env.inspect("web");
     let ns = &doc["NetworkSettings"];
     assert_eq!(ns["Ports"]["80/tcp"][0]["HostPort"], port.to_string());

@@ -260,6 +260,31 @@ pub(crate) fn spec_netns(rt: &Runtime, rec: &ContainerRecord) -> Result<SpecNetn
     })
 }
 
+/// Podman's `ps` PORTS column: `127.0.0.1:8080->80/tcp, 0.0.0.0:8000-8001->80-81/tcp`.
+pub fn ports_column(net: &NetConfig) -> String {
+    net.ports
+        .iter()
+        .map(|p| {
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
+            let span = |first: u16| match p.range {
+                0 | 1 => first.to_string(),
+                n => format!("{first}-{}", first + (n - 1)),
+            };
+            format!(
+                "{ip}:{}->{}/{}",
+                span(p.host_port),
+                span(p.container_port),
+                p.protocol
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Podman's `NetworkSettings` for inspect.
 pub fn network_settings(rec: &ContainerRecord, netns_path: &str) -> Value {
     let net = &rec.config.net;
