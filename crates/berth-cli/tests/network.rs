@@ -184,6 +184,7 @@ fn published_port_is_served_on_the_host_and_everything_goes_on_rm() {
     assert_eq!(ns["IPPrefixLen"], 24);
     assert!(ns["MacAddress"].as_str().unwrap().len() == 17);
     assert_eq!(doc["HostConfig"]["NetworkMode"], "bridge");
+    assert_eq!(doc["HostConfig"]["PortBindings"], ns["Ports"]);
     // The container's own view: its address on eth0, its name in
     // /etc/hosts, aardvark-dns first in /etc/resolv.conf.
     let addrs = env.ok(&["exec", "web", "ip", "-o", "-4", "addr", "show", "eth0"]);

@@ -162,6 +162,7 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             },
             "LogConfig": { "Type": c.log_driver, "Config": null, "Path": paths.log_file(&c.id).to_string_lossy() },
             "NetworkMode": c.net.mode.word(),
+            "PortBindings": crate::network::ports_map(&c.net),
             "Runtime": "oci",
         },
     })

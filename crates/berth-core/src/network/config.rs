@@ -285,9 +285,9 @@ pub fn ports_column(net: &NetConfig) -> String {
         .join(", ")
 }
 
-/// Podman's `NetworkSettings` for inspect.
-pub fn network_settings(rec: &ContainerRecord, netns_path: &str) -> Value {
-    let net = &rec.config.net;
+/// The published ports as inspect shows them (`NetworkSettings.Ports`,
+/// `HostConfig.PortBindings`): `{"80/tcp": [{"HostIp", "HostPort"}]}`.
+pub fn ports_map(net: &NetConfig) -> Value {
     let mut ports = Map::new();
     for p in &net.ports {
         for i in 0..p.range {
@@ -301,6 +301,13 @@ pub fn network_settings(rec: &ContainerRecord, netns_path: &str) -> Value {
             }
         }
     }
+    Value::Object(ports)
+}
+
+/// Podman's `NetworkSettings` for inspect.
+pub fn network_settings(rec: &ContainerRecord, netns_path: &str) -> Value {
+    let net = &rec.config.net;
+    let ports = ports_map(net);
     let live = rec.state.net.as_ref();
     let mut networks = Map::new();
     for (name, att) in &net.networks {

@@ -18,7 +18,7 @@ mod setup;
 
 pub use berth_types::net::Network;
 pub(crate) use config::{build_net_config, etc_files, spec_netns, SpecNetns};
-pub use config::{network_settings, ports_column, NetOptions};
+pub use config::{network_settings, ports_column, ports_map, NetOptions};
 pub(crate) use setup::{setup, teardown};
 
 use crate::Runtime;
