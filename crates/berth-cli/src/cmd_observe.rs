@@ -335,16 +335,63 @@ pub fn wait(rt: &Runtime, a: &WaitArgs) -> Exit {
     outcome.exit(false)
 }
 
-/// List port mappings: none exist until networking lands, so this checks
-/// the container and prints nothing.
+/// Podman's `port`: `80/tcp -> 127.0.0.1:8080` per published port; with
+/// a `PORT[/PROTO]` filter just `HOSTIP:HOSTPORT`; `-a` lists every
+/// container with published ports under its short ID.
 pub fn port(rt: &Runtime, a: &PortArgs) -> Exit {
-    if a.all {
-        return 0;
+    let (records, filter) = if a.all {
+        match rt.containers() {
+            Ok(r) => (r, a.words.first()),
+            Err(e) => return fail(&e),
+        }
+    } else {
+        match target(rt, a.latest, a.words.first()).and_then(|c| c.inspect_record()) {
+            Ok(r) => (vec![r], a.words.get(if a.latest { 0 } else { 1 })),
+            Err(e) => return fail(&e),
+        }
+    };
+    let filter = filter.map(|f| {
+        let (p, proto) = f.split_once('/').unwrap_or((f, "tcp"));
+        (p.parse::<u16>().unwrap_or(0), proto.to_string())
+    });
+    let mut matched = false;
+    for rec in &records {
+        let ports = &rec.config.net.ports;
+        if ports.is_empty() {
+            continue;
+        }
+        if a.all {
+            println!("{}", &rec.config.id[..12]);
+        }
+        for m in ports {
+            let ip = if m.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &m.host_ip
+            };
+            for i in 0..m.range {
+                let (cp, hp) = (m.container_port + i, m.host_port + i);
+                match &filter {
+                    Some((p, proto)) if *p == cp && *proto == m.protocol => {
+                        println!("{ip}:{hp}");
+                        matched = true;
+                    }
+                    Some(_) => {}
+                    None => println!("{cp}/{} -> {ip}:{hp}", m.protocol),
+                }
+            }
+        }
+        if a.all {
+            println!();
+        }
     }
-    match target(rt, a.latest, a.words.first()).and_then(|c| c.inspect_record()) {
-        Ok(_) => 0,
-        Err(e) => fail(&e),
+    if let (Some((p, proto)), false) = (&filter, matched) {
+        if !a.all {
+            eprintln!("Error: failed to find published port \"{p}/{proto}\"");
+            return 125;
+        }
     }
+    0
 }
 
 #[cfg(test)]

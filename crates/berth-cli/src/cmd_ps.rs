@@ -152,7 +152,8 @@ fn row(rec: &ContainerRecord, no_trunc: bool) -> Value {
         "Status": status_text(rec),
         "State": status_word(rec.state.state),
         "Names": c.name,
-        "Ports": "",
+        "Ports": berth_core::network::ports_column(&c.net),
+        "Networks": c.net.networks.keys().collect::<Vec<_>>(),
         "Labels": c.labels,
         "Mounts": c.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
         "ExitCode": rec.state.exit_code.unwrap_or(0),
@@ -185,11 +186,11 @@ fn json_row(rec: &ContainerRecord) -> Value {
         "Mounts": c.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
         "Names": [c.name],
         "Namespaces": {},
-        "Networks": [],
+        "Networks": c.net.networks.keys().collect::<Vec<_>>(),
         "Pid": s.pid,
         "Pod": "",
         "PodName": "",
-        "Ports": null,
+        "Ports": if c.net.ports.is_empty() { Value::Null } else { json!(c.net.ports) },
         "Size": null,
         "StartedAt": s.started_at.map(|t| t.as_second()).unwrap_or(-62135596800),
         "State": status_word(s.state),
@@ -267,13 +268,14 @@ pub fn ps(rt: &Runtime, a: &PsArgs) -> Exit {
             // costs more than everything else `ps` does.
             for r in &kept {
                 let created = format!("{} ago", human_duration(since(r.config.created)));
+                let ports = berth_core::network::ports_column(&r.config.net);
                 let cols = [
                     id_column(r, a.no_trunc),
                     &r.config.image_name,
                     &command_column(r, a.no_trunc),
                     &created,
                     &status_text(r),
-                    "",
+                    &ports,
                     &r.config.name,
                 ];
                 text.push_str(&cols.join("\t"));

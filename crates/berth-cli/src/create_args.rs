@@ -105,6 +105,8 @@ pub struct CreateArgs {
     /// Override the image's entrypoint (a string or a JSON array).
     #[arg(long)]
     pub entrypoint: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
     /// The image to create the container from.
     pub image: String,
     /// Command and arguments.
@@ -169,6 +171,7 @@ impl CreateArgs {
                 disable: self.no_healthcheck,
                 on_failure: self.health_on_failure.clone(),
             },
+            net: self.net.to_options(),
         })
         .and_then(|o| {
             // Validated now so a typo fails at create time; carried into
@@ -211,6 +214,59 @@ impl CreateArgs {
             }
         }
         Ok(out)
+    }
+}
+
+/// The networking flags of `create` and `run`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NetArgs {
+    /// Network mode: none, host, bridge, NAME[,NAME...], container:ID, ns:PATH.
+    #[arg(long = "network", visible_alias = "net")]
+    pub network: Option<String>,
+    /// Publish ports ([hostip:][hostport:]ctrport[/udp], ranges allowed).
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes on a free host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// DNS servers for /etc/resolv.conf.
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// DNS search domains.
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// DNS resolver options.
+    #[arg(long = "dns-option", visible_alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Add a host to /etc/hosts (HOST:IP).
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Static IPv4 address on the (first) network.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Static MAC address on the (first) network.
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Extra DNS names of the container on its networks.
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+}
+
+impl NetArgs {
+    /// The library's options for these flags.
+    pub fn to_options(&self) -> berth_core::NetOptions {
+        berth_core::NetOptions {
+            network: self.network.clone(),
+            publish: self.publish.clone(),
+            publish_all: self.publish_all,
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_option: self.dns_option.clone(),
+            add_host: self.add_host.clone(),
+            ip: self.ip.clone(),
+            mac_address: self.mac_address.clone(),
+            network_alias: self.network_alias.clone(),
+        }
     }
 }
 

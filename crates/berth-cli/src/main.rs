@@ -8,6 +8,7 @@ mod cmd_events;
 mod cmd_exec;
 mod cmd_health;
 mod cmd_image;
+mod cmd_network;
 mod cmd_observe;
 mod cmd_ps;
 mod cmd_service;
@@ -118,6 +119,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd_volume::VolumeCommand,
     },
+    /// Manage networks.
+    Network {
+        #[command(subcommand)]
+        command: cmd_network::NetworkCommand,
+    },
     /// Show and stream lifecycle events.
     Events(cmd_events::EventsArgs),
     /// Load images from an archive.
@@ -218,6 +224,7 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Logs(a) => cmd_container::logs(&rt, a),
         Command::Inspect(a) => cmd_container::inspect(&rt, a),
         Command::Container { command } => cmd_container::container(&rt, command),
+        Command::Network { command } => cmd_network::network(&rt, command),
         Command::Events(a) => cmd_events::events(&rt, a),
         Command::Cp(a) => cmd_cp::cp(&rt, a),
         Command::Mount(a) => cmd_cp::mount(&rt, a),

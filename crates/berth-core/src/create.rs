@@ -77,6 +77,8 @@ pub struct CreateOptions {
     pub log_max_file: u32,
     /// `--health-*`, `--no-healthcheck`, `--health-on-failure`.
     pub health: crate::container::health::HealthOptions,
+    /// `--network`, `-p`, `-P`, `--dns`... (see `crate::network`).
+    pub net: crate::network::NetOptions,
 }
 
 /// The parts of an image's configuration a container is built from.
@@ -100,6 +102,8 @@ pub struct ImageDefaults {
     pub volumes: Vec<String>,
     /// `Healthcheck` (Docker's extension, not in the OCI config).
     pub healthcheck: Option<berth_types::health::HealthConfig>,
+    /// `ExposedPorts` (`80/tcp`), published by `-P`.
+    pub exposed: Vec<String>,
 }
 
 impl ImageDefaults {
@@ -118,6 +122,7 @@ impl ImageDefaults {
             stop_signal: c.stop_signal().clone(),
             volumes: c.volumes().clone().unwrap_or_default(),
             healthcheck: None,
+            exposed: c.exposed_ports().clone().unwrap_or_default(),
         }
     }
 }
@@ -533,6 +538,7 @@ pub fn build_config(
         runtime: r.runtime,
         restart_policy,
         healthcheck: crate::container::health::resolve(&opts.health, image.healthcheck.as_ref())?,
+        net: crate::network::build_net_config(&opts.net, &image.exposed)?,
     })
 }
 

@@ -75,6 +75,7 @@ impl Runtime {
             runtime: self.oci_runtime_name().into(),
         };
         let mut config = build_config(opts, &defaults, resolved)?;
+        self.resolve_net_config(&mut config)?;
         // Named volumes it asks for that do not exist yet are created now,
         // and removed again if the create fails.
         let new_volumes = crate::volumes::prepare_mounts(self, &mut config)?;

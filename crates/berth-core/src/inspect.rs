@@ -143,12 +143,7 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
         },
         "Mounts": mounts,
         "Dependencies": [],
-        "NetworkSettings": {
-            "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": false,
-            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "",
-        },
+        "NetworkSettings": crate::network::network_settings(rec, &rt.netns_path(&c.id)),
         "Namespace": "",
         "IsInfra": false,
         "Config": {
@@ -200,7 +195,8 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
                 "MaximumRetryCount": c.restart_policy.max_retries,
             },
             "LogConfig": { "Type": c.log_driver, "Config": null, "Path": paths.log_file(&c.id).to_string_lossy() },
-            "NetworkMode": "none",
+            "NetworkMode": c.net.mode.word(),
+            "PortBindings": crate::network::ports_map(&c.net),
             "Runtime": "oci",
         },
     })

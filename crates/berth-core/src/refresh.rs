@@ -166,6 +166,11 @@ fn reset_one(rt: &Runtime, id: &str) -> Result<()> {
     st.monitor_pid = 0;
     st.mountpoint = None;
     st.stop_requested = false;
+    // The reboot took the namespace, interfaces and firewall rules.
+    st.net = None;
+    if rec.config.net.mode == berth_types::net::NetMode::Bridge {
+        rt.store.ipam_release(id, None)?;
+    }
     // Only a surviving runroot (scenario 8) or a simulated reboot has any
     // of this; after a real reboot both checks are one failed stat.
     if rt

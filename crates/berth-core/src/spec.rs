@@ -323,14 +323,16 @@ fn mounts(cfg: &ContainerConfig, userdata: &Path) -> Result<Vec<Mount>> {
 }
 
 /// Build the spec for `cfg` with its rootfs at `rootfs` and its /etc files
-/// in `userdata`; `user` is the resolved `--user`; the matching OCI hooks
-/// from `hooks_dirs` (`hooks.d` files, see `crate::hooks`) are injected.
+/// in `userdata`; `user` is the resolved `--user`; `netns` says which
+/// network namespace it gets; the matching OCI hooks from `hooks_dirs`
+/// (`hooks.d` files, see `crate::hooks`) are injected.
 pub fn build_spec(
     cfg: &ContainerConfig,
     rootfs: &Path,
     userdata: &Path,
     user: &ExecUser,
     hooks_dirs: &[std::path::PathBuf],
+    netns: &crate::network::SpecNetns,
 ) -> Result<Spec> {
     let caps = capabilities(cfg)?;
     let mut env = cfg.env.clone();
@@ -370,22 +372,25 @@ pub fn build_spec(
         .build()
         .map_err(spec_err)?;
 
+    use crate::network::SpecNetns;
     let namespaces = [
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Mount,
         LinuxNamespaceType::Ipc,
         LinuxNamespaceType::Uts,
-        // A private network namespace with only loopback until berth's
-        // netavark networking lands: a container never reaches outside.
+        // `--network none`: a new namespace, loopback only (runc brings it
+        // up); bridge and the others: joined by path; host: none at all.
         LinuxNamespaceType::Network,
         LinuxNamespaceType::Cgroup,
     ]
     .into_iter()
+    .filter(|t| *t != LinuxNamespaceType::Network || !matches!(netns, SpecNetns::Host))
     .map(|t| {
-        LinuxNamespaceBuilder::default()
-            .typ(t)
-            .build()
-            .map_err(spec_err)
+        let mut b = LinuxNamespaceBuilder::default().typ(t);
+        if let (LinuxNamespaceType::Network, SpecNetns::Join(p)) = (t, netns) {
+            b = b.path(p);
+        }
+        b.build().map_err(spec_err)
     })
     .collect::<Result<Vec<_>>>()?;
 
@@ -472,13 +477,14 @@ pub fn build_spec(
 }
 
 /// Write the files bind-mounted over /etc/hosts, /etc/hostname and
-/// /etc/resolv.conf into the container's userdata directory.
-pub fn write_etc_files(cfg: &ContainerConfig, userdata: &Path) -> Result<()> {
-    let hosts = format!(
-        "127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain\n127.0.1.1\t{} {}\n",
-        cfg.hostname, cfg.name
-    );
-    let resolv = host_resolv_conf();
+/// /etc/resolv.conf into the container's userdata directory; `net` is the
+/// container's live networking (its addresses and DNS servers).
+pub fn write_etc_files(
+    cfg: &ContainerConfig,
+    userdata: &Path,
+    net: Option<&berth_types::net::NetState>,
+) -> Result<()> {
+    let (hosts, resolv) = crate::network::etc_files(cfg, net)?;
     for (name, body) in [
         ("hosts", hosts),
         ("hostname", format!("{}\n", cfg.hostname)),
@@ -493,24 +499,6 @@ pub fn write_etc_files(cfg: &ContainerConfig, userdata: &Path) -> Result<()> {
         })?;
     }
     Ok(())
-}
-
-/// The host's resolver configuration, minus loopback nameservers (they
-/// would point at the container's own loopback).
-fn host_resolv_conf() -> String {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let kept: Vec<&str> = host
-        .lines()
-        .filter(|l| {
-            let ns = l.trim().strip_prefix("nameserver").map(str::trim);
-            !matches!(ns, Some(a) if a.starts_with("127.") || a == "::1")
-        })
-        .collect();
-    let mut out = kept.join("\n");
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ fn record(i: usize) -> ContainerRecord {
             runtime: "runc".into(),
             healthcheck: None,
             restart_policy: Default::default(),
+            net: Default::default(),
         },
         state: RuntimeState::default(),
     }

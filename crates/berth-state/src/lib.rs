@@ -16,15 +16,18 @@
 
 mod lookup;
 mod mem;
+mod networks;
 mod schema;
 mod sqlite;
 mod volumes;
 
 use berth_types::exec::ExecSession;
+use berth_types::net::Network;
 use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
 
 pub use lookup::resolve;
 pub use mem::MemStore;
+pub use networks::{network_conflict, network_exists, no_such_network};
 pub use sqlite::SqliteStore;
 pub use volumes::{no_such_volume, validate_volume_name, volume_exists, VolumeRecord};
 
@@ -124,6 +127,32 @@ pub trait StateStore: Send + Sync {
 
     /// Every volume, sorted by name.
     fn list_volumes(&self) -> Result<Vec<VolumeRecord>>;
+
+    /// Store a new network: [`ErrorKind::NameInUse`] when the name is
+    /// taken, [`ErrorKind::InUse`] when another bridge network has the same
+    /// interface or subnet (see [`network_conflict`]). Atomic, so two
+    /// concurrent creates can never pick the same bridge or subnet.
+    fn add_network(&self, network: &Network) -> Result<()>;
+
+    /// The network named `name` (see [`no_such_network`] otherwise).
+    fn get_network(&self, name: &str) -> Result<Network>;
+
+    /// Every stored network, sorted by name.
+    fn list_networks(&self) -> Result<Vec<Network>>;
+
+    /// Delete network `name` and its address allocations.
+    fn remove_network(&self, name: &str) -> Result<()>;
+
+    /// Record that container `container_id` holds `ip` on `network`;
+    /// `false` when someone already holds it.
+    fn ipam_claim(&self, network: &str, ip: &str, container_id: &str) -> Result<bool>;
+
+    /// Every allocation as `(network, ip, container_id)`, sorted.
+    fn ipam_list(&self) -> Result<Vec<(String, String, String)>>;
+
+    /// Free the addresses container `container_id` holds, on `network`
+    /// only or on every network. Freeing nothing is not an error.
+    fn ipam_release(&self, container_id: &str, network: Option<&str>) -> Result<()>;
 
     /// Problems found by a full consistency check of the store; empty when
     /// healthy (`berth system check`).

@@ -28,6 +28,10 @@ struct Inner {
     execs: HashMap<String, (u64, ExecSession)>,
     /// Volumes by name (sorted: `list_volumes` is by name).
     volumes: std::collections::BTreeMap<String, crate::VolumeRecord>,
+    /// Networks by name.
+    networks: std::collections::BTreeMap<String, berth_types::net::Network>,
+    /// Allocations: (network, ip) → container ID.
+    ipam: std::collections::BTreeMap<(String, String), String>,
     /// Insertion counter: the tie-break for equal creation times, like
     /// SQLite's rowid.
     next_seq: u64,
@@ -114,6 +118,69 @@ impl StateStore for MemStore {
         Ok(self.inner().volumes.values().cloned().collect())
     }
 
+    fn add_network(&self, network: &berth_types::net::Network) -> Result<()> {
+        let mut inner = self.inner();
+        let existing: Vec<_> = inner.networks.values().cloned().collect();
+        if let Some(e) = crate::network_conflict(network, &existing) {
+            return Err(e);
+        }
+        inner.networks.insert(network.name.clone(), network.clone());
+        Ok(())
+    }
+
+    fn get_network(&self, name: &str) -> Result<berth_types::net::Network> {
+        self.inner()
+            .networks
+            .get(name)
+            .cloned()
+            .ok_or_else(|| crate::no_such_network(name))
+    }
+
+    fn list_networks(&self) -> Result<Vec<berth_types::net::Network>> {
+        Ok(self.inner().networks.values().cloned().collect())
+    }
+
+    fn remove_network(&self, name: &str) -> Result<()> {
+        let mut inner = self.inner();
+        inner
+            .networks
+            .remove(name)
+            .ok_or_else(|| crate::no_such_network(name))?;
+        inner.ipam.retain(|(n, _), _| n != name);
+        Ok(())
+    }
+
+    fn ipam_claim(&self, network: &str, ip: &str, container_id: &str) -> Result<bool> {
+        let mut inner = self.inner();
+        if !inner.rows.contains_key(container_id) {
+            return Err(Error::no_such_container(container_id));
+        }
+        let key = (network.to_string(), ip.to_string());
+        if inner.ipam.contains_key(&key) {
+            return Ok(false);
+        }
+        inner.ipam.insert(key, container_id.to_string());
+        Ok(true)
+    }
+
+    fn ipam_list(&self) -> Result<Vec<(String, String, String)>> {
+        let mut v: Vec<_> = self
+            .inner()
+            .ipam
+            .iter()
+            .map(|((n, ip), c)| (n.clone(), ip.clone(), c.clone()))
+            .collect();
+        v.sort_by(|a, b| (&a.0, &a.2, &a.1).cmp(&(&b.0, &b.2, &b.1)));
+        Ok(v)
+    }
+
+    fn ipam_release(&self, container_id: &str, network: Option<&str>) -> Result<()> {
+        self.inner()
+            .ipam
+            .retain(|(n, _), c| !(c == container_id && network.is_none_or(|want| want == n)));
+        Ok(())
+    }
+
     fn add_container(&self, record: &ContainerRecord) -> Result<()> {
         validate_record(record)?;
         let mut inner = self.inner();
@@ -168,6 +235,7 @@ impl StateStore for MemStore {
         match inner.rows.remove(id) {
             Some(row) => {
                 inner.execs.retain(|_, (_, s)| s.container_id != id);
+                inner.ipam.retain(|_, c| c != id);
                 if let Some(code) = row.record.state.exit_code {
                     inner.exit_codes.insert(id.to_string(), code);
                 }

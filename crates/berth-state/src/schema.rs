@@ -52,6 +52,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         name        TEXT PRIMARY KEY NOT NULL,
         volume_json TEXT NOT NULL
     );",
+    // v5: networks and their address allocations (see `networks.rs`). An
+    // allocation goes with its container (ON DELETE CASCADE), so removing a
+    // container can never leak one even when its teardown failed.
+    "CREATE TABLE networks (
+        name         TEXT PRIMARY KEY NOT NULL,
+        network_json TEXT NOT NULL
+    );
+    CREATE TABLE ipam (
+        network      TEXT NOT NULL,
+        ip           TEXT NOT NULL,
+        container_id TEXT NOT NULL REFERENCES containers (id) ON DELETE CASCADE,
+        PRIMARY KEY (network, ip)
+    );
+    CREATE INDEX ipam_by_container ON ipam (container_id);",
 ];
 
 /// The schema version this build writes and understands.

@@ -1,5 +1,6 @@
 //! The SQLite-backed [`StateStore`].
 
+mod net;
 mod vol;
 
 use crate::lookup::hex_prefix_range;
@@ -487,6 +488,34 @@ impl StateStore for SqliteStore {
 
     fn list_volumes(&self) -> Result<Vec<crate::VolumeRecord>> {
         self.list_volumes_impl()
+    }
+
+    fn add_network(&self, network: &berth_types::net::Network) -> Result<()> {
+        self.add_network_impl(network)
+    }
+
+    fn get_network(&self, name: &str) -> Result<berth_types::net::Network> {
+        self.get_network_impl(name)
+    }
+
+    fn list_networks(&self) -> Result<Vec<berth_types::net::Network>> {
+        self.list_networks_impl()
+    }
+
+    fn remove_network(&self, name: &str) -> Result<()> {
+        self.remove_network_impl(name)
+    }
+
+    fn ipam_claim(&self, network: &str, ip: &str, container_id: &str) -> Result<bool> {
+        self.ipam_claim_impl(network, ip, container_id)
+    }
+
+    fn ipam_list(&self) -> Result<Vec<(String, String, String)>> {
+        self.ipam_list_impl()
+    }
+
+    fn ipam_release(&self, container_id: &str, network: Option<&str>) -> Result<()> {
+        self.ipam_release_impl(container_id, network)
     }
 
     /// `PRAGMA integrity_check`, plus a decode of every stored record.

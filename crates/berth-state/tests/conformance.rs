@@ -182,6 +182,7 @@ fn save_state_round_trip(s: &dyn StateStore) {
         stop_requested: false,
         monitor_token: "0123abcd".into(),
         health: None,
+        net: None,
     };
     s.save_state(&id("aa"), &st).unwrap();
     let got = s.get(&id("aa")).unwrap();
@@ -402,6 +403,62 @@ fn volumes_round_trip(s: &dyn StateStore) {
     assert_eq!(s.list_volumes().unwrap().len(), 1);
 }
 
+fn network(name: &str, iface: &str, subnet: &str) -> berth_types::net::Network {
+    berth_types::net::Network {
+        name: name.into(),
+        id: "n".repeat(64),
+        driver: "bridge".into(),
+        network_interface: iface.into(),
+        created: String::new(),
+        subnets: vec![berth_types::net::Subnet {
+            subnet: subnet.into(),
+            gateway: None,
+        }],
+        ipv6_enabled: false,
+        internal: false,
+        dns_enabled: true,
+        labels: Default::default(),
+        options: Default::default(),
+        ipam_options: Default::default(),
+    }
+}
+
+fn networks_and_ipam(s: &dyn StateStore) {
+    s.add_network(&network("a", "berth1", "10.90.1.0/24"))
+        .unwrap();
+    let dup = s.add_network(&network("a", "berth2", "10.90.2.0/24"));
+    assert_eq!(dup.unwrap_err().kind, ErrorKind::NameInUse);
+    let same_bridge = s.add_network(&network("b", "berth1", "10.90.2.0/24"));
+    assert_eq!(same_bridge.unwrap_err().kind, ErrorKind::InUse);
+    let same_subnet = s.add_network(&network("b", "berth2", "10.90.1.0/24"));
+    assert_eq!(same_subnet.unwrap_err().kind, ErrorKind::InUse);
+    s.add_network(&network("b", "berth2", "10.90.2.0/24"))
+        .unwrap();
+    assert_eq!(s.list_networks().unwrap().len(), 2);
+    assert_eq!(s.get_network("b").unwrap().network_interface, "berth2");
+    assert!(s.get_network("zz").is_err());
+
+    s.add_container(&record("aa", "x", 0)).unwrap();
+    s.add_container(&record("bb", "y", 0)).unwrap();
+    assert!(s.ipam_claim("a", "10.90.1.2", &id("aa")).unwrap());
+    assert!(!s.ipam_claim("a", "10.90.1.2", &id("bb")).unwrap());
+    assert!(s.ipam_claim("b", "10.90.2.2", &id("aa")).unwrap());
+    assert!(s.ipam_claim("a", "10.90.1.3", &id("bb")).unwrap());
+    assert!(s.ipam_claim("a", "10.90.1.4", &id("dead")).is_err());
+    s.ipam_release(&id("aa"), Some("b")).unwrap();
+    assert_eq!(s.ipam_list().unwrap().len(), 2);
+    // Removing a container frees what it holds.
+    s.remove(&id("bb")).unwrap();
+    assert_eq!(
+        s.ipam_list().unwrap(),
+        [("a".to_string(), "10.90.1.2".to_string(), id("aa"))]
+    );
+    s.ipam_release(&id("aa"), None).unwrap();
+    assert!(s.ipam_list().unwrap().is_empty());
+    s.remove_network("a").unwrap();
+    assert!(s.remove_network("a").is_err());
+}
+
 macro_rules! conformance {
     ($store:ident: $($case:ident),* $(,)?) => {
         mod $store {
@@ -443,4 +500,5 @@ for_all_stores!(
     finished_exec_sessions_are_capped,
     save_config_keeps_id_and_name,
     volumes_round_trip,
+    networks_and_ipam,
 );

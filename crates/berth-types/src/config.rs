@@ -175,6 +175,9 @@ pub struct ContainerConfig {
     /// The healthcheck (`--health-*` or the image's), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<crate::health::HealthConfig>,
+    /// `--network`, `-p`, `--dns`... (see `crate::net`).
+    #[serde(default)]
+    pub net: crate::net::NetConfig,
 }
 
 /// A container's mutable state, rewritten on every transition.
@@ -210,6 +213,9 @@ pub struct RuntimeState {
     /// Healthcheck results of containers that have a healthcheck.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<crate::health::HealthState>,
+    /// The container's live networking, between setup and teardown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<crate::net::NetState>,
 }
 
 impl Default for RuntimeState {
@@ -228,6 +234,7 @@ impl Default for RuntimeState {
             stop_requested: false,
             monitor_token: String::new(),
             health: None,
+            net: None,
         }
     }
 }

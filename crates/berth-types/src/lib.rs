@@ -16,6 +16,7 @@ pub mod fault;
 pub mod health;
 pub mod id;
 pub mod monitor;
+pub mod net;
 pub mod reserve;
 pub mod state;
 

@@ -142,6 +142,20 @@ impl<'r> LockedContainer<'r> {
             return Err(e.context(format!("copying up volumes of container {}", self.name())));
         }
         let token = crate::names::random_id()[..16].to_string();
+        // The network namespace and addresses exist before the runtime
+        // creates the container; saved at once so a crash cannot lose them.
+        let networked = crate::network::setup(rt, &mut self.rec).and_then(|set_up| {
+            if set_up {
+                self.save()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = networked {
+            let _ = crate::network::teardown(rt, &mut self.rec);
+            let _ = rt.images().and_then(|s| s.unmount(&id));
+            return Err(e);
+        }
         // Taken before the process can start: one that exits at once must
         // not look as if it finished before it started.
         let started = jiff::Timestamp::now();
@@ -163,6 +177,7 @@ impl<'r> LockedContainer<'r> {
         let (msg, stream) = match launched {
             Ok(ok) => ok,
             Err(e) => {
+                let _ = crate::network::teardown(rt, &mut self.rec);
                 let _ = rt.images().and_then(|s| s.unmount(&id));
                 self.rec.state.error = e.message.clone();
                 let _ = self.save();
@@ -224,9 +239,10 @@ impl<'r> LockedContainer<'r> {
         ] {
             let _ = std::fs::remove_file(stale);
         }
-        write_etc_files(cfg, &userdata)?;
+        write_etc_files(cfg, &userdata, self.rec.state.net.as_ref())?;
         let user = resolve_user(rootfs, &cfg.user, &cfg.name)?;
-        let spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs)?;
+        let netns = crate::network::spec_netns(rt, &self.rec)?;
+        let spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs, &netns)?;
         let spec_json = serde_json::to_vec_pretty(&spec)?;
         let spec_path = userdata.join("config.json");
         std::fs::write(&spec_path, spec_json).map_err(|e| {
@@ -401,6 +417,9 @@ impl<'r> LockedContainer<'r> {
         }
         let id = self.id().to_string();
         self.oci().delete(&id, true)?;
+        // Addresses and the namespace go even when netavark fails; its
+        // error does not keep the container from stopping or going away.
+        let _ = crate::network::teardown(self.rt, &mut self.rec);
         self.rt.images()?.unmount(&id)?;
         self.rec.state.mountpoint = None;
         let paths = &self.rt.paths;

@@ -50,6 +50,7 @@ pub fn record_with_image(prefix: &str, name: &str, secs: i64, image: &str) -> Co
             runtime: "runc".into(),
             healthcheck: None,
             restart_policy: Default::default(),
+            net: Default::default(),
         },
         state: RuntimeState::default(),
     }
