@@ -5,6 +5,8 @@
 // verb, and `run`/`start -a`/`exec` share its relay.
 #[path = "cmd_attach.rs"]
 pub mod cmd_attach;
+#[path = "cmd_checkpoint.rs"]
+pub mod cmd_checkpoint;
 
 use crate::create_args::CreateArgs;
 use crate::format::print_json;
@@ -200,6 +202,10 @@ pub enum ContainerCommand {
     Commit(crate::cmd_image::CommitArgs),
     /// Show a container's changes against its image.
     Diff(crate::cmd_image::DiffArgs),
+    /// Checkpoint running containers with CRIU.
+    Checkpoint(cmd_checkpoint::CheckpointArgs),
+    /// Restore containers from checkpoints.
+    Restore(cmd_checkpoint::RestoreArgs),
 }
 
 pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
@@ -234,6 +240,8 @@ pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
         ContainerCommand::Export(a) => crate::cmd_image::export(rt, a),
         ContainerCommand::Commit(a) => crate::cmd_image::commit(rt, a),
         ContainerCommand::Diff(a) => crate::cmd_image::diff(rt, a),
+        ContainerCommand::Checkpoint(a) => cmd_checkpoint::checkpoint(rt, a),
+        ContainerCommand::Restore(a) => cmd_checkpoint::restore(rt, a),
     }
 }
 

@@ -181,6 +181,7 @@ fn save_state_round_trip(s: &dyn StateStore) {
         error: "oom".into(),
         stop_requested: false,
         monitor_token: "0123abcd".into(),
+        checkpoint: Default::default(),
     };
     s.save_state(&id("aa"), &st).unwrap();
     let got = s.get(&id("aa")).unwrap();

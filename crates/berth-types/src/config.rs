@@ -204,6 +204,9 @@ pub struct RuntimeState {
     /// reads, so it can never end a newer run of the container.
     #[serde(default)]
     pub monitor_token: String,
+    /// Checkpoint/restore facts (see `crate::checkpoint`).
+    #[serde(default)]
+    pub checkpoint: crate::checkpoint::CheckpointState,
 }
 
 impl Default for RuntimeState {
@@ -221,6 +224,7 @@ impl Default for RuntimeState {
             error: String::new(),
             stop_requested: false,
             monitor_token: String::new(),
+            checkpoint: Default::default(),
         }
     }
 }

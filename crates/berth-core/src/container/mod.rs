@@ -4,6 +4,8 @@
 
 pub mod artifacts;
 pub mod attach;
+pub mod checkpoint;
+mod checkpoint_archive;
 pub mod cp;
 pub mod exec;
 mod locked;
