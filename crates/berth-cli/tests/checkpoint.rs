@@ -151,6 +151,36 @@ fn leave_running_checkpoints_without_stopping() {
 }
 
 #[test]
+fn a_checkpoint_wins_over_the_restart_policy() {
+    if criu_skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let name = unique("cr-always");
+    env.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &name,
+        IMAGE,
+        "sh",
+        "-c",
+        COUNTER,
+    ]);
+    wait_numbers(&env, &name, 3);
+    env.ok(&["container", "checkpoint", &name]);
+    // The monitor's exit command has run once the monitor is gone.
+    wait_until("the monitor to finish", || env.monitors().is_empty());
+    let st = state(&env, &name);
+    assert_eq!(st["Status"], "exited", "{st}");
+    assert_eq!(st["Checkpointed"], true, "{st}");
+    env.ok(&["container", "restore", &name]);
+    assert_eq!(env.status(&name), "running");
+}
+
+#[test]
 fn export_rm_and_import_twice_under_new_names() {
     if criu_skip() {
         return;

@@ -267,11 +267,14 @@ fn write_dumps(rec: &ContainerRecord, userdata: &Path) -> Result<()> {
 /// Add CRIU's explanation to a runtime error: the first `Error` line of
 /// its log, and where the whole log is.
 fn with_criu_log(e: Error, log: &Path, name: &str) -> Error {
-    let mut message = e.message;
-    // runc names the log as a second line; it is named once, below.
-    if let Some(i) = message.find("; log file: ") {
-        message.truncate(i);
-    }
+    // runc's retry warnings while it cleans up say nothing about the
+    // cause, and runc names the log as a last line; it is named once, below.
+    let mut message = e
+        .message
+        .split("; ")
+        .filter(|part| !part.contains("(will retry)") && !part.starts_with("log file: "))
+        .collect::<Vec<_>>()
+        .join("; ");
     match criu_log_excerpt(log) {
         Some(line) => message.push_str(&format!("; CRIU: {line} (log: {})", log.display())),
         None if log.is_file() => message.push_str(&format!(" (CRIU log: {})", log.display())),
