@@ -139,6 +139,14 @@ pub fn restore(rt: &Runtime, a: &RestoreArgs) -> Exit {
     each(rt, &a.targets, false, |c, _| c.restore(&opts))
 }
 
+/// `container restore-hook`: runc runs it with the OCI state on stdin.
+pub fn restore_hook() -> Exit {
+    match berth_core::container::checkpoint::restore_network_hook(std::io::stdin().lock()) {
+        Ok(()) => 0,
+        Err(e) => fail(&e),
+    }
+}
+
 /// `--all`: apply `op` to every container `pick` selects, printing IDs.
 fn each_matching(
     rt: &Runtime,

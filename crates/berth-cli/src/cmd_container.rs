@@ -206,6 +206,9 @@ pub enum ContainerCommand {
     Checkpoint(cmd_checkpoint::CheckpointArgs),
     /// Restore containers from checkpoints.
     Restore(cmd_checkpoint::RestoreArgs),
+    /// The runtime's prestart hook during a restore (run by runc, not users).
+    #[command(name = "restore-hook", hide = true)]
+    RestoreHook,
 }
 
 pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
@@ -242,6 +245,7 @@ pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
         ContainerCommand::Diff(a) => crate::cmd_image::diff(rt, a),
         ContainerCommand::Checkpoint(a) => cmd_checkpoint::checkpoint(rt, a),
         ContainerCommand::Restore(a) => cmd_checkpoint::restore(rt, a),
+        ContainerCommand::RestoreHook => cmd_checkpoint::restore_hook(), // see main.rs
     }
 }
 

@@ -100,6 +100,10 @@ fn counter_keeps_counting_after_checkpoint_and_restore() {
     );
     // Without --keep the images are gone once restored.
     assert!(!Path::new(&images).exists());
+    // The restored network namespace has its loopback up.
+    assert!(env
+        .ok(&["exec", &name, "ip", "addr", "show", "lo"])
+        .contains("127.0.0.1"));
 
     // The new monitor supervises it like any started container: an exit
     // is recorded (exit file, exit command) and it can be started again.
@@ -284,10 +288,7 @@ fn failed_checkpoint_leaves_it_running_and_quotes_criu() {
                   while true; do sleep 1; done";
     env.ok(&["run", "-d", "--name", &name, IMAGE, "sh", "-c", script]);
     wait_until("an established TCP connection", || {
-        env.ok(&["exec", &name, "cat", "/proc/net/tcp"])
-            .lines()
-            .skip(1)
-            .any(|l| l.split_whitespace().nth(3) == Some("01"))
+        !established(&env, &name).is_empty()
     });
     let pid = state(&env, &name)["Pid"].clone();
 
@@ -306,6 +307,26 @@ fn failed_checkpoint_leaves_it_running_and_quotes_criu() {
     assert_eq!(st["Pid"], pid, "{st}");
     assert!(st.get("Checkpointed").is_none(), "{st}");
     env.ok(&["exec", &name, "true"]);
+
+    // With --tcp-established both ends of the connection survive the round
+    // trip (the restore needs the flag too, and remembers it).
+    let before = established(&env, &name);
+    env.ok(&["container", "checkpoint", "--tcp-established", &name]);
+    env.ok(&["container", "restore", &name]);
+    assert_eq!(established(&env, &name), before);
+}
+
+/// The container's established TCP connections (local, remote), sorted.
+fn established(env: &Env, name: &str) -> Vec<(String, String)> {
+    let text = env.ok(&["exec", name, "cat", "/proc/net/tcp", "/proc/net/tcp6"]);
+    let mut out: Vec<(String, String)> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 3 && f[3] == "01")
+        .map(|f| (f[1].to_string(), f[2].to_string()))
+        .collect();
+    out.sort();
+    out
 }
 
 /// A plain tar holding one file named `name` (written by hand: tar

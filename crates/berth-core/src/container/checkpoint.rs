@@ -20,6 +20,9 @@
 //! and statistics, removed unless `--keep`), `userdata/{config.dump,
 //! spec.dump}` (what an export carries besides the images).
 
+pub(crate) use super::checkpoint_net::add_restore_hook;
+pub use super::checkpoint_net::{restore_network_hook, RESTORE_HOOK_ARGS};
+
 use super::locked::Launch;
 use super::{sync, LockedContainer};
 use crate::Runtime;

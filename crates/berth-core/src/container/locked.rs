@@ -227,7 +227,10 @@ impl<'r> LockedContainer<'r> {
         }
         write_etc_files(cfg, &userdata)?;
         let user = resolve_user(rootfs, &cfg.user, &cfg.name)?;
-        let spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs)?;
+        let mut spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs)?;
+        if how == Launch::Restore {
+            super::checkpoint::add_restore_hook(rt, &mut spec)?;
+        }
         let spec_json = serde_json::to_vec_pretty(&spec)?;
         std::fs::write(userdata.join("config.json"), spec_json)
             .map_err(|e| Error::io("writing config.json", e))?;
