@@ -9,8 +9,8 @@
 //! unless `--ignore-rootfs`).
 //!
 //! An imported archive is untrusted input: it is extracted by
-//! berth-storage's confined extractor into a temporary directory under the
-//! root (entries with `..` or reaching through symlinks reject it), the
+//! berth-storage's confined extractor into a temporary directory of the
+//! image store (entries with `..` or reaching through symlinks reject it), the
 //! rootfs diff is applied by the same extractor to the new container's own
 //! layer, the ID is checked before it names any path, and a runtime given
 //! as a path is not honoured.
@@ -74,11 +74,13 @@ impl Runtime {
     /// without, the exported name and ID, which must be free. A failed
     /// restore leaves no container behind.
     pub fn restore_import(&self, archive: &Path, opts: &RestoreOptions) -> Result<Container<'_>> {
-        let tmp = self
-            .paths
-            .root
-            .join("tmp")
-            .join(format!("import-{}", &crate::names::random_id()[..16]));
+        // In the image store's tmp/, named by our pid: if we die midway,
+        // the store's next open sweeps it.
+        let tmp = self.images()?.root().join("tmp").join(format!(
+            "{}-import-{}",
+            std::process::id(),
+            &crate::names::random_id()[..16]
+        ));
         std::fs::create_dir_all(&tmp)
             .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
         let res = self.import_from(&tmp, archive, opts);
