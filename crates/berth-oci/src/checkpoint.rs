@@ -28,8 +28,12 @@ pub struct Criu {
 /// Find a usable CRIU: [`PREFERRED_CRIU`] first, then `criu` in `PATH`.
 /// The error says what was found and how to install one.
 pub fn find_criu() -> Result<Criu> {
+    first_usable(candidates())
+}
+
+fn first_usable(candidates: Vec<PathBuf>) -> Result<Criu> {
     let mut seen = Vec::new();
-    for path in candidates() {
+    for path in candidates {
         match version_of(&path) {
             Some(v) if major(&v) >= MIN_MAJOR => return Ok(Criu { path, version: v }),
             Some(v) => seen.push(format!("{} is version {v}", path.display())),
@@ -129,6 +133,29 @@ fn error_line(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_old_or_broken_criu_is_a_clear_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p
+        };
+        let old = script("old", "echo 'Version: 2.9'");
+        let broken = script("broken", "exit 1");
+        let good = script("good", "echo 'Version: 4.2'; echo 'GitID: v4.2'");
+        let e = first_usable(vec![old.clone(), broken.clone()]).unwrap_err();
+        assert!(e.message.contains("version 2.9"), "{}", e.message);
+        assert!(e.message.contains("does not run"), "{}", e.message);
+        assert!(e.message.contains("install-criu.sh"), "{}", e.message);
+        let e = first_usable(vec![]).unwrap_err();
+        assert!(e.message.contains(PREFERRED_CRIU), "{}", e.message);
+        let found = first_usable(vec![old, broken, good.clone()]).unwrap();
+        assert_eq!((found.path, found.version.as_str()), (good, "4.2"));
+    }
 
     #[test]
     fn versions() {
