@@ -268,6 +268,16 @@ fn restore_needs_a_checkpoint_and_checkpoint_a_running_container() {
     env.expect(&["container", "checkpoint", &created], 125);
     env.expect(&["container", "restore", &created], 125);
 
+    // A --rm container would be removed by its own exit: only with --export.
+    let rm = unique("cr-rm");
+    env.ok(&["run", "-d", "--rm", "--name", &rm, IMAGE, "sleep", "1000"]);
+    let o = env.expect(&["container", "checkpoint", &rm], 125);
+    assert!(
+        o.err().contains("--rm") && o.err().contains("--export"),
+        "{o}"
+    );
+    assert_eq!(env.status(&rm), "running");
+
     let o = env.expect(&["container", "restore", "--name", "x", &name], 125);
     assert!(o.err().contains("--import"), "{o}");
     let o = env.expect(&["container", "restore", &unique("cr-missing")], 125);
