@@ -16,3 +16,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# CRIU 4.x for checkpoint/restore (built from vendored source; see the script).
+"$(dirname "$0")/install-criu.sh"

@@ -5,6 +5,8 @@
 // verb, and `run`/`start -a`/`exec` share its relay.
 #[path = "cmd_attach.rs"]
 pub mod cmd_attach;
+#[path = "cmd_checkpoint.rs"]
+pub mod cmd_checkpoint;
 
 use crate::create_args::CreateArgs;
 use crate::format::print_json;
@@ -207,6 +209,13 @@ pub enum ContainerCommand {
         #[arg(short = 'f', long)]
         force: bool,
     },
+    /// Checkpoint running containers with CRIU.
+    Checkpoint(cmd_checkpoint::CheckpointArgs),
+    /// Restore containers from checkpoints.
+    Restore(cmd_checkpoint::RestoreArgs),
+    /// The runtime's prestart hook during a restore (run by runc, not users).
+    #[command(name = "restore-hook", hide = true)]
+    RestoreHook,
 }
 
 pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
@@ -242,6 +251,9 @@ pub fn container(rt: &Runtime, cmd: &ContainerCommand) -> Exit {
         ContainerCommand::Commit(a) => crate::cmd_image::commit(rt, a),
         ContainerCommand::Diff(a) => crate::cmd_image::diff(rt, a),
         ContainerCommand::Prune { force } => crate::cmd_df::prune_containers(rt, *force),
+        ContainerCommand::Checkpoint(a) => cmd_checkpoint::checkpoint(rt, a),
+        ContainerCommand::Restore(a) => cmd_checkpoint::restore(rt, a),
+        ContainerCommand::RestoreHook => cmd_checkpoint::restore_hook(), // see main.rs
     }
 }
 

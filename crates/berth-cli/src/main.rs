@@ -182,6 +182,13 @@ fn dispatch(cli: &Cli) -> Exit {
     if let Command::Version(a) = &cli.command {
         return cmd_system::version(a);
     }
+    // runc runs this hook mid-restore; it needs no engine state.
+    if let Command::Container {
+        command: cmd_container::ContainerCommand::RestoreHook,
+    } = &cli.command
+    {
+        return cmd_container::cmd_checkpoint::restore_hook();
+    }
     // The API service owns its Runtime (it shares it across threads).
     if let Command::System {
         command: cmd_system::SystemCommand::Service(a),

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 /// Go's zero `time.Time`, which Podman prints for "never".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-fn time(t: &Option<jiff::Timestamp>) -> String {
+pub(crate) fn time(t: &Option<jiff::Timestamp>) -> String {
     t.map(|t| t.to_string()).unwrap_or_else(|| ZERO_TIME.into())
 }
 
@@ -93,7 +93,7 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
     let path = c.args.first().cloned().unwrap_or_default();
     let args: Vec<String> = c.args.iter().skip(1).cloned().collect();
     let layer_dir = paths.storage().join("containers").join(&c.id);
-    json!({
+    let mut doc = json!({
         "Id": c.id,
         "Created": c.created.to_string(),
         "Path": path,
@@ -199,7 +199,9 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             "PortBindings": crate::network::ports_map(&c.net),
             "Runtime": "oci",
         },
-    })
+    });
+    crate::container::checkpoint::add_inspect_state(&mut doc["State"], s);
+    doc
 }
 
 /// One exec session in the shape of Podman's and Docker's `/exec/ID/json`,

@@ -57,6 +57,11 @@ pub struct Args {
     pub runtime_args: Vec<OsString>,
     /// Command (argv words) run after the container exited.
     pub exit_cmd: Vec<OsString>,
+    /// Restore mode (`--restore`): `RUNTIME restore --detach` instead of
+    /// `RUNTIME create` (see `berth_types::checkpoint`).
+    pub restore: bool,
+    /// Extra `RUNTIME restore` arguments (`--restore-arg`).
+    pub restore_args: Vec<OsString>,
 }
 
 /// Log formats (`--log-driver`).
@@ -76,7 +81,7 @@ pub const USAGE: &str = "usage: berth-mon --cid ID --bundle DIR --runtime PATH -
 --pid-file FILE --exit-file FILE --log-path FILE --attach-socket FILE --sync-fd N \
 [--stdin] [--run] [--attach-wait] [--terminal] [--exec --process FILE] \
 [--log-driver k8s-file|json-file|none] [--log-max-size BYTES] [--log-max-file N] \
-[--runtime-arg ARG]... [--exit-cmd ARG]...\n";
+[--runtime-arg ARG]... [--exit-cmd ARG]... [--restore [--restore-arg ARG]...]\n";
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -128,7 +133,7 @@ where
         };
         match name {
             b"help" => return Ok(Parsed::Help),
-            b"stdin" | b"run" | b"attach-wait" | b"exec" | b"terminal" => {
+            b"stdin" | b"run" | b"attach-wait" | b"exec" | b"terminal" | b"restore" => {
                 if inline.is_some() {
                     let flag = String::from_utf8_lossy(name);
                     return Err(err(format!("--{flag} takes no value")));
@@ -138,6 +143,7 @@ where
                     b"run" => a.run = true,
                     b"exec" => a.exec = true,
                     b"terminal" => a.terminal = true,
+                    b"restore" => a.restore = true,
                     _ => a.attach_wait = true,
                 }
                 continue;
@@ -161,6 +167,7 @@ where
             b"attach-socket" => a.attach_socket = value.into(),
             b"runtime-arg" => a.runtime_args.push(value),
             b"exit-cmd" => a.exit_cmd.push(value),
+            b"restore-arg" => a.restore_args.push(value),
             b"log-driver" => {
                 a.log_driver = match value.as_bytes() {
                     b"k8s-file" => LogDriver::K8sFile,
@@ -411,6 +418,22 @@ mod tests {
             v.extend(os(&bad));
             assert!(parse(v).is_err());
         }
+    }
+
+    #[test]
+    fn restore_mode() {
+        let mut v = os(FULL);
+        v.extend(os(&[
+            "--restore",
+            "--restore-arg",
+            "--image-path",
+            "--restore-arg=/img",
+        ]));
+        let Parsed::Run(a) = parse(v).unwrap() else {
+            panic!("help")
+        };
+        assert!(a.restore && !a.run);
+        assert_eq!(a.restore_args, os(&["--image-path", "/img"]));
     }
 
     #[test]

@@ -98,10 +98,16 @@ fn spawn_runtime(args: &Args, verb: &str, theirs: [OwnedFd; 3]) -> Result<Pid, S
         "--pid-file".as_ref(),
         args.pid_file.as_os_str(),
     ]);
+    if verb == "restore" {
+        // Detached: the runtime exits once the process is restored, which
+        // is then ours to supervise as after `create` + `start`.
+        words.push("--detach".as_ref());
+        words.extend(args.restore_args.iter().map(|a| a.as_os_str()));
+    }
     let console = crate::console::console_path(&args.attach_socket);
     if args.terminal {
         words.extend(["--console-socket".as_ref(), console.as_os_str()]);
-        if verb != "create" {
+        if verb != "create" && verb != "restore" {
             // A foreground runtime with a terminal relays the pty on its
             // own stdio and refuses a console socket; detached, it hands
             // us the master and exits, and we reap the process ourselves
@@ -138,8 +144,10 @@ pub fn error_text(early: &[(Stream, Vec<u8>)], verb: &str, code: i32) -> String 
     }
 }
 
-/// Run `RUNTIME [args] --root R create --bundle B --pid-file P CID` and
-/// return the created container, or the error text for the SyncMessage.
+/// Run `RUNTIME [args] --root R create --bundle B --pid-file P CID` (in
+/// restore mode `restore --bundle B --pid-file P --detach ARGS... CID`) and
+/// return the created (or restored) container, or the error text for the
+/// SyncMessage.
 pub fn create(args: &Args) -> Result<Created, String> {
     let Stdio {
         stdout,
@@ -148,8 +156,12 @@ pub fn create(args: &Args) -> Result<Created, String> {
         theirs,
     } = stdio(args)?;
     // With a terminal, run and exec modes come here too, detached.
-    let verb = if args.run { "run" } else { "create" };
-    if verb == "run" || args.exec {
+    let verb = match (args.run, args.restore) {
+        (true, _) => "run",
+        (_, true) => "restore",
+        _ => "create",
+    };
+    if verb != "create" || args.exec {
         match rustix::fs::unlink(&args.pid_file) {
             Ok(()) | Err(Errno::NOENT) => {}
             Err(e) => return Err(format!("remove {}: {e}", args.pid_file.display())),

@@ -7,10 +7,12 @@
 
 #![warn(missing_docs)]
 
+mod checkpoint;
 mod monitor;
 mod runc;
 mod select;
 
+pub use checkpoint::{criu_log_excerpt, find_criu, Criu};
 pub use monitor::{
     spawn_monitor, start_monitor, start_monitor_with, MonitorOptions, MonitorRequest,
     PendingMonitor,

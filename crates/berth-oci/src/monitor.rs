@@ -57,6 +57,11 @@ pub struct MonitorOptions {
     pub log_max_size: u64,
     /// Files kept, the live one included (0 means 1).
     pub log_max_file: u32,
+    /// Global runtime arguments (before the verb), e.g. `--criu PATH`.
+    pub runtime_args: Vec<String>,
+    /// Restore mode: `runtime restore` with these arguments instead of
+    /// `runtime create` (see `berth_types::checkpoint`).
+    pub restore_args: Option<Vec<String>>,
 }
 
 /// Whether the process the monitor will start asks for a terminal: the
@@ -183,6 +188,16 @@ pub fn start_monitor_with(
             .arg("--log-max-file")
             .arg(opts.log_max_file.max(1).to_string());
     }
+    for arg in &opts.runtime_args {
+        cmd.arg("--runtime-arg").arg(arg);
+    }
+    if let Some(restore) = &opts.restore_args {
+        cmd.arg(berth_types::checkpoint::MONITOR_RESTORE_FLAG);
+        for arg in restore {
+            cmd.arg(berth_types::checkpoint::MONITOR_RESTORE_ARG_FLAG)
+                .arg(arg);
+        }
+    }
     for word in &req.exit_command {
         cmd.arg("--exit-cmd").arg(word);
     }
@@ -223,6 +238,8 @@ pub fn start_monitor_with(
         runtime_name: runtime.name().to_string(),
         verb: if req.exec_process.is_some() {
             "exec"
+        } else if opts.restore_args.is_some() {
+            "restore"
         } else {
             "start"
         },

@@ -25,7 +25,18 @@ impl RuntimeCli {
 
     /// Run `runtime --root ROOT args...`; stderr becomes the error text.
     fn run(&self, id: &str, args: &[&str]) -> Result<Vec<u8>> {
+        self.run_with(&[], id, args)
+    }
+
+    /// [`Self::run`] with global options (`--criu PATH`) before `--root`.
+    pub(crate) fn run_with(
+        &self,
+        global: &[&std::ffi::OsStr],
+        id: &str,
+        args: &[&str],
+    ) -> Result<Vec<u8>> {
         let out = Command::new(&self.path)
+            .args(global)
             .arg("--root")
             .arg(&self.root)
             .args(args)
@@ -126,6 +137,11 @@ fn logfmt_msg(line: &str) -> Option<String> {
     let mut chars = quoted.chars();
     while let Some(c) = chars.next() {
         match c {
+            // An escaped newline separates lines of one message.
+            '\\' if chars.clone().next() == Some('n') => {
+                chars.next();
+                out.push_str("; ");
+            }
             '\\' => out.extend(chars.next()),
             '"' => break,
             c => out.push(c),

@@ -183,6 +183,7 @@ fn save_state_round_trip(s: &dyn StateStore) {
         monitor_token: "0123abcd".into(),
         health: None,
         net: None,
+        checkpoint: Default::default(),
     };
     s.save_state(&id("aa"), &st).unwrap();
     let got = s.get(&id("aa")).unwrap();

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod archive;
+mod bundle_archive;
 mod container_fs;
 mod copy;
 mod db;
@@ -44,6 +45,7 @@ use std::sync::Mutex;
 use berth_types::{Error, Result};
 use serde::Serialize;
 
+pub use bundle_archive::{extract_archive, write_dir_archive};
 pub use copy::{
     copy_dir_out, mkdir_in_root, stat_in_root, tar_from_host, tar_from_root, untar_in_root,
     PathKind,

@@ -277,6 +277,33 @@ pub(crate) fn write_tar<W: Write>(root: &Path, out: W, kind: TarKind, label: &st
         .map_err(|e| crate::storage_err(format!("{label}: writing archive"), e))
 }
 
+/// Write the entries `names` of the directory `dir` (missing ones are
+/// skipped) to `out` as one plain tar, each walked as in [`write_tar`].
+pub(crate) fn write_tar_entries<W: Write>(
+    dir: &Path,
+    names: &[&str],
+    out: W,
+    label: &str,
+) -> Result<W> {
+    let fd = open_root(dir, label)?;
+    let mut w = TarWalk {
+        b: tar::Builder::new(out),
+        kind: TarKind::Plain,
+        links: HashMap::new(),
+        label,
+    };
+    for name in names {
+        let st = match rfs::statat(&fd, *name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(w.err(name.as_bytes(), e)),
+        };
+        w.node(fd.as_fd(), OsStr::new(name), name.as_bytes(), &st)?;
+    }
+    w.b.into_inner()
+        .map_err(|e| crate::storage_err(format!("{label}: writing archive"), e))
+}
+
 /// Whether `comps` exists in the union of `lowers` (top first).
 fn in_lowers(lowers: &[OwnedFd], comps: &[&OsStr]) -> bool {
     for layer in lowers {

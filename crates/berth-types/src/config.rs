@@ -216,6 +216,9 @@ pub struct RuntimeState {
     /// The container's live networking, between setup and teardown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net: Option<crate::net::NetState>,
+    /// Checkpoint/restore facts (see `crate::checkpoint`).
+    #[serde(default)]
+    pub checkpoint: crate::checkpoint::CheckpointState,
 }
 
 impl Default for RuntimeState {
@@ -235,6 +238,7 @@ impl Default for RuntimeState {
             monitor_token: String::new(),
             health: None,
             net: None,
+            checkpoint: Default::default(),
         }
     }
 }

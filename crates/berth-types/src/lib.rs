@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod busy;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod event;

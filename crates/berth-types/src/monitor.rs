@@ -11,6 +11,7 @@
 //!           [--exec --process FILE] [--log-driver k8s-file|json-file|none]
 //!           [--log-max-size BYTES] [--log-max-file N]
 //!           [--runtime-arg ARG]... [--exit-cmd ARG]...
+//!           [--restore [--restore-arg ARG]...]      (see `crate::checkpoint`)
 //! ```
 //!
 //! * The monitor binds the attach socket first, before it detaches, so the

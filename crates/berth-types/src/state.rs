@@ -211,10 +211,19 @@ pub fn verdict(op: Op, state: ContainerState) -> Verdict {
             }
             Removing => Deny("container is being removed"),
         },
-        Op::Start | Op::Restore => match state {
+        Op::Start => match state {
             Configured | Created | Stopped | Exited => Allow,
             Running | Stopping => Deny("container is already running"),
             Paused => Deny("container is paused, unpause it first"),
+            Removing => Deny("container is being removed"),
+        },
+        // Only a container that is not in the runtime can be restored
+        // into it; whether a checkpoint exists is checked by the restore.
+        Op::Restore => match state {
+            Configured | Stopped | Exited => Allow,
+            Created => Deny("container has already been created in runtime"),
+            Running | Stopping => Deny("container is already running"),
+            Paused => Deny("container is paused"),
             Removing => Deny("container is being removed"),
         },
         Op::Attach => match state {
@@ -338,7 +347,7 @@ mod tests {
         (Op::Export, "AAAAAAA-"),
         (Op::Commit, "AAAAAAA-"),
         (Op::Checkpoint, "--A-----"),
-        (Op::Restore, "AA---AA-"),
+        (Op::Restore, "A----AA-"),
         (Op::Top, "--A-----"),
         (Op::Stats, "--A-----"),
     ];

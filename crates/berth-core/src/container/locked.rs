@@ -27,6 +27,9 @@ pub(crate) enum Launch {
     /// runtime execs fewer), starting once our attach client is connected.
     /// Used by `start_and_attach`, where the caller stays for the whole run.
     RunAttached,
+    /// `runtime restore` from the container's checkpoint (see
+    /// `checkpoint.rs`): running once the monitor reports, like a start.
+    Restore,
 }
 
 /// A container with its lock held. Dropping it releases the lock.
@@ -109,7 +112,7 @@ impl<'r> LockedContainer<'r> {
         self.rt.store.save_state(self.id(), &self.rec.state)
     }
 
-    fn oci(&self) -> berth_oci::RuntimeCli {
+    pub(crate) fn oci(&self) -> berth_oci::RuntimeCli {
         self.rt.oci_for(&self.rec.config.runtime)
     }
 
@@ -242,7 +245,10 @@ impl<'r> LockedContainer<'r> {
         write_etc_files(cfg, &userdata, self.rec.state.net.as_ref())?;
         let user = resolve_user(rootfs, &cfg.user, &cfg.name)?;
         let netns = crate::network::spec_netns(rt, &self.rec)?;
-        let spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs, &netns)?;
+        let mut spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs, &netns)?;
+        if how == Launch::Restore {
+            super::checkpoint::add_restore_hook(rt, &mut spec)?;
+        }
         let spec_json = serde_json::to_vec_pretty(&spec)?;
         let spec_path = userdata.join("config.json");
         std::fs::write(&spec_path, spec_json).map_err(|e| {
@@ -269,11 +275,15 @@ impl<'r> LockedContainer<'r> {
             exec_process: None,
             exit_command: rt.berth_argv(&cfg.runtime, &["container", "cleanup", &cfg.id]),
         };
-        let log = berth_oci::MonitorOptions {
+        let mut log = berth_oci::MonitorOptions {
             log_driver: cfg.log_driver.clone(),
             log_max_size: cfg.log_max_size,
             log_max_file: cfg.log_max_file,
+            ..Default::default()
         };
+        if how == Launch::Restore {
+            super::checkpoint::restore_monitor_options(rt, &self.rec, &mut log)?;
+        }
         berth_oci::start_monitor_with(&oci, &req, &log)
             .map_err(|e| e.with_subject(cfg.name.clone()))
     }

@@ -4,6 +4,9 @@
 
 pub mod artifacts;
 pub mod attach;
+pub mod checkpoint;
+mod checkpoint_archive;
+mod checkpoint_net;
 pub mod cp;
 pub mod exec;
 pub mod health;
