@@ -353,3 +353,21 @@ fn scenario_1_create_killed_after_layer_before_row() {
     env.ok(&["rm", "x"]);
     assert_clean(&env);
 }
+
+/// `rm` killed after the container's layer is gone and before its row is:
+/// the container shows as `removing`, cannot be started, and `rm` finishes
+/// the job.
+#[test]
+fn rm_killed_midway_leaves_a_removing_record_rm_finishes() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&["run", "-d", "--name", "c", IMAGE, "sleep", "1000"]);
+    let o = with_fault(&env, "remove-layer-gone", &["rm", "-f", "-t", "0", "c"]);
+    assert_ne!(o.code, 0, "{o}");
+    assert_eq!(env.status("c"), "removing");
+    env.expect(&["start", "c"], 125).stderr_has("being removed");
+    env.ok(&["rm", "c"]);
+    assert_clean(&env);
+}

@@ -5,7 +5,8 @@
 //!
 //! Points: `create-layer-allocated` (container layer made, row not yet
 //! inserted), `monitor-exit-file` (berth-mon wrote and synced the exit
-//! file's temp copy, not yet renamed).
+//! file's temp copy, not yet renamed), `remove-layer-gone` (`rm` deleted the
+//! container's layer, not yet its record).
 
 /// SIGKILL this process if `BERTH_FAULT` names this point (debug builds).
 #[inline]

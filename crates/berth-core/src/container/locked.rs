@@ -488,12 +488,15 @@ impl<'r> LockedContainer<'r> {
             self.stop(timeout.unwrap_or(0))?;
         }
         // Everything below runs under the lock; a crash part-way leaves a
-        // record that `rm` removes again (each step is idempotent).
+        // `removing` record (saved first, so nobody starts a half-removed
+        // container) that `rm` removes again (each step is idempotent).
         self.rec.state.state = ContainerState::Removing;
+        self.save()?;
         self.cleanup_runtime()?;
         let id = self.id().to_string();
         let rt = self.rt;
         rt.images()?.remove_container_layer(&id)?;
+        berth_types::fault::point("remove-layer-gone");
         for dir in [rt.paths.container_dir(&id), rt.paths.run_dir(&id)] {
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
