@@ -113,6 +113,8 @@ pub fn inspect_json(rt: &Runtime, rec: &ContainerRecord) -> Value {
             "StartedAt": time(&s.started_at),
             "FinishedAt": time(&s.finished_at),
             "Health": health_json(rec),
+            // Podman 4's name for the same object, kept for old templates.
+            "Healthcheck": health_json(rec),
         },
         "Image": c.image_id,
         "ImageName": c.image_name,

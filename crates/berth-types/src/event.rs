@@ -17,7 +17,8 @@ pub struct Event {
     #[serde(rename = "Name", default)]
     pub name: String,
     /// What happened: `create`, `init`, `start`, `stop`, `kill`, `died`,
-    /// `cleanup`, `remove`, `pause`, `unpause`, `rename`, `restart`; for
+    /// `cleanup`, `remove`, `pause`, `unpause`, `rename`, `restart`,
+    /// `health_status` (attribute `health_status` holds the status); for
     /// images `load`, `remove`, `untag`.
     #[serde(rename = "Status")]
     pub status: String,

@@ -50,6 +50,34 @@ struct Body {
     stop_timeout: Option<u64>,
     exposed_ports: Option<BTreeMap<String, Value>>,
     host_config: Option<HostConfig>,
+    healthcheck: Option<Healthcheck>,
+}
+
+/// Docker's `HealthConfig` (durations in nanoseconds, 0: the default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Healthcheck {
+    test: Vec<String>,
+    interval: u64,
+    timeout: u64,
+    start_period: u64,
+    retries: u32,
+}
+
+impl Healthcheck {
+    /// As the `--health-*` flags would give it: the engine applies the
+    /// same rules and defaults.
+    fn into_options(self) -> berth_core::container::health::HealthOptions {
+        let ns = |n: u64| (n > 0).then(|| format!("{n}ns"));
+        berth_core::container::health::HealthOptions {
+            cmd: (!self.test.is_empty()).then(|| json!(self.test).to_string()),
+            interval: ns(self.interval),
+            timeout: ns(self.timeout),
+            start_period: ns(self.start_period),
+            retries: (self.retries > 0).then_some(self.retries),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +182,10 @@ fn to_options(b: Body, name: Option<String>) -> ApiResult<CreateOptions> {
             .into_iter()
             .map(|(p, o)| if o.is_empty() { p } else { format!("{p}:{o}") })
             .collect(),
+        health: b
+            .healthcheck
+            .map(Healthcheck::into_options)
+            .unwrap_or_default(),
         ..Default::default()
     })
 }
@@ -205,6 +237,17 @@ mod tests {
         assert_eq!(o.pids_limit, None);
         assert_eq!(o.restart.as_deref(), Some("on-failure:3"));
         assert!(o.auto_remove);
+    }
+
+    #[test]
+    fn healthcheck_becomes_health_flags() {
+        let o = opts(json!({"Image": "x", "Healthcheck": {
+            "Test": ["CMD-SHELL", "true"], "Interval": 2_000_000_000u64, "Retries": 4 }}))
+        .unwrap();
+        assert_eq!(o.health.cmd.as_deref(), Some(r#"["CMD-SHELL","true"]"#));
+        assert_eq!(o.health.interval.as_deref(), Some("2000000000ns"));
+        assert_eq!(o.health.timeout, None);
+        assert_eq!(o.health.retries, Some(4));
     }
 
     #[test]

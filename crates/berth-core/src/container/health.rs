@@ -260,11 +260,14 @@ impl<'r> Container<'r> {
     /// monitor token names (the timer's own run).
     fn check_health(&self, token: Option<&str>) -> Result<CheckOutcome> {
         let rec = self.inspect_record()?;
-        let hc = rec.config.healthcheck.clone();
-        let Some(command) = hc.as_ref().and_then(HealthConfig::command) else {
+        let Some((hc, command)) = rec
+            .config
+            .healthcheck
+            .clone()
+            .and_then(|h| h.command().map(|c| (h, c)))
+        else {
             return Err(no_healthcheck(&rec));
         };
-        let hc = hc.unwrap_or_default();
         if rec.state.state != ContainerState::Running {
             return Err(Error::new(
                 ErrorKind::StateImproper {
