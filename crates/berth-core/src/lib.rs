@@ -37,6 +37,7 @@ pub mod inspect;
 mod names;
 pub mod paths;
 mod refresh;
+pub mod registry;
 mod rootfs;
 mod runtime;
 pub mod signal;
@@ -46,6 +47,9 @@ mod user;
 pub mod volumes;
 
 pub use berth_state::VolumeRecord;
+pub use berth_storage::registry::{
+    Credentials, ManifestFormat, Progress, ProgressFn, RegistryOptions,
+};
 pub use berth_storage::{Change, ImageInfo, SaveFormat};
 pub use berth_types::event::Event;
 pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
@@ -55,5 +59,6 @@ pub use container::{AttachStream, Container, LockedContainer};
 pub use create::{parse_env_file, CreateOptions, ImageDefaults};
 pub use events::EventsOptions;
 pub use image_ops::HistoryEntry;
+pub use registry::PullPolicy;
 pub use runtime::{Runtime, RuntimeOptions};
 pub use volumes::VolumeCreateOptions;
