@@ -231,16 +231,15 @@ impl<'a> Pull<'a> {
         let want = d.size as u64;
         while let Some(chunk) = s.next().await {
             let chunk = chunk.map_err(|e| {
-                let kind = if e.get_ref().is_some_and(|x| x.is::<DigestError>()) {
-                    ErrorKind::InvalidInput
+                if e.get_ref().is_some_and(|x| x.is::<DigestError>()) {
+                    malformed(&self.name, &format!("{what}: digest mismatch: {e}"))
                 } else {
-                    ErrorKind::Io
-                };
-                Error::new(
-                    kind,
-                    format!("{}: {what}: {}", self.name, super::client::chain(&e)),
-                )
-                .with_subject(&self.name)
+                    Error::new(
+                        ErrorKind::Io,
+                        format!("{}: {what}: {}", self.name, super::client::chain(&e)),
+                    )
+                    .with_subject(&self.name)
+                }
             })?;
             n += chunk.len() as u64;
             if n > want {
