@@ -12,6 +12,7 @@ pub mod auth;
 mod client;
 pub mod conf;
 mod login;
+mod manifest;
 mod pull;
 mod push;
 
