@@ -97,6 +97,7 @@ time_one() {
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { awk -v c="$2" '{print $c}' "$work/$1" | median; }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 img=$reg/bench/big:1
 for r in $(seq "$runs"); do
     s=$work/b-$r
@@ -147,6 +148,7 @@ section=$work/section.md
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M:%S UTC'); image: busybox + 4 layers, $size_mb, served by docker-registry on 127.0.0.1 (plain HTTP);"
     echo "medians of $runs runs, each into a fresh store. podman: $( [ "$have_podman" = 1 ] && podman --version | awk '{print $3}' || echo 'not installed') (overlay)."
+    echo "nproc $(nproc); load average (1/5/15 min) at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg); berth at $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')."
     echo
     echo "| operation | berth | podman | berth/podman | target | result |"
     echo "|---|---:|---:|---:|---|---|"
