@@ -310,10 +310,13 @@ fn each(
 }
 
 pub fn create(rt: &Runtime, a: &CreateArgs) -> Exit {
-    let opts = match a.to_options() {
+    let mut opts = match a.to_options() {
         Ok(o) => o,
         Err(e) => return fail_any(&e),
     };
+    if let Err(code) = crate::cmd_registry::pull_for_create(rt, a, &mut opts) {
+        return code;
+    }
     match rt.create_container(&opts) {
         Ok(c) => {
             println!("{}", c.id());
@@ -331,10 +334,13 @@ fn discard(c: &Container, auto_remove: bool) {
 }
 
 pub fn run(rt: &Runtime, a: &RunArgs) -> Exit {
-    let opts = match a.create.to_options() {
+    let mut opts = match a.create.to_options() {
         Ok(o) => o,
         Err(e) => return fail_any(&e),
     };
+    if let Err(code) = crate::cmd_registry::pull_for_create(rt, &a.create, &mut opts) {
+        return code;
+    }
     let c = match rt.create_container(&opts) {
         Ok(c) => c,
         Err(e) => return fail(&e),

@@ -75,6 +75,10 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Check whether an image exists (exit 0) or not (exit 1).
     Exists { image: String },
+    /// Pull images from a registry (also top-level `pull`).
+    Pull(crate::cmd_registry::PullArgs),
+    /// Push an image to a registry (also top-level `push`).
+    Push(crate::cmd_registry::PushArgs),
     /// Save images to an archive.
     Save(SaveArgs),
     /// Add names to an image.
@@ -108,6 +112,8 @@ pub fn image(rt: &Runtime, cmd: &ImageCommand) -> Exit {
             Err(e) if e.kind == ErrorKind::NoSuchImage => 1,
             Err(e) => fail(&e),
         },
+        ImageCommand::Pull(a) => crate::cmd_registry::pull(rt, a),
+        ImageCommand::Push(a) => crate::cmd_registry::push(rt, a),
         ImageCommand::Save(a) => save(rt, a),
         ImageCommand::Tag(a) => tag(rt, a),
         ImageCommand::Untag(a) => untag(rt, a),

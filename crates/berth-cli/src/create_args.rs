@@ -6,6 +6,14 @@ use clap::Args;
 
 #[derive(Args, Debug, Clone)]
 pub struct CreateArgs {
+    /// Pull the image: missing (default), always, never or newer.
+    #[arg(long, default_value = "missing", value_name = "POLICY")]
+    pub pull: String,
+    /// Suppress the pull's progress output.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub registry: crate::cmd_registry::RegistryFlags,
     /// Assign a name to the container.
     #[arg(long)]
     pub name: Option<String>,

@@ -11,6 +11,7 @@ mod cmd_image;
 mod cmd_network;
 mod cmd_observe;
 mod cmd_ps;
+mod cmd_registry;
 mod cmd_service;
 mod cmd_system;
 mod cmd_volume;
@@ -148,6 +149,14 @@ enum Command {
     Diff(cmd_image::DiffArgs),
     /// Show an image's history.
     History(cmd_image::HistoryArgs),
+    /// Pull images from a registry.
+    Pull(cmd_registry::PullArgs),
+    /// Push an image to a registry.
+    Push(cmd_registry::PushArgs),
+    /// Log in to a registry.
+    Login(cmd_registry::LoginArgs),
+    /// Log out of a registry.
+    Logout(cmd_registry::LogoutArgs),
     /// Manage images.
     Image {
         #[command(subcommand)]
@@ -179,8 +188,12 @@ fn runtime(cli: &Cli) -> berth_core::Result<berth_core::Runtime> {
 }
 
 fn dispatch(cli: &Cli) -> Exit {
-    if let Command::Version(a) = &cli.command {
-        return cmd_system::version(a);
+    match &cli.command {
+        Command::Version(a) => return cmd_system::version(a),
+        // Credentials only: no engine to open.
+        Command::Login(a) => return cmd_registry::login(a),
+        Command::Logout(a) => return cmd_registry::logout(a),
+        _ => {}
     }
     // runc runs this hook mid-restore; it needs no engine state.
     if let Command::Container {
@@ -248,10 +261,14 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Commit(a) => cmd_image::commit(&rt, a),
         Command::Diff(a) => cmd_image::diff(&rt, a),
         Command::History(a) => cmd_image::history(&rt, a),
+        Command::Pull(a) => cmd_registry::pull(&rt, a),
+        Command::Push(a) => cmd_registry::push(&rt, a),
         Command::Image { command } => cmd_image::image(&rt, command),
         Command::Info(a) => cmd_system::info(&rt, a),
         Command::System { command } => cmd_system::system(&rt, command),
-        Command::Version(_) => unreachable!("handled above"),
+        Command::Version(_) | Command::Login(_) | Command::Logout(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -38,6 +38,7 @@ mod names;
 pub mod network;
 pub mod paths;
 mod refresh;
+pub mod registry;
 mod rootfs;
 mod runtime;
 pub mod signal;
@@ -48,6 +49,9 @@ mod user;
 pub mod volumes;
 
 pub use berth_state::VolumeRecord;
+pub use berth_storage::registry::{
+    Credentials, ManifestFormat, Progress, ProgressFn, RegistryOptions,
+};
 pub use berth_storage::{Change, ImageInfo, SaveFormat};
 pub use berth_types::event::Event;
 pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
@@ -58,6 +62,7 @@ pub use create::{parse_env_file, CreateOptions, ImageDefaults};
 pub use events::EventsOptions;
 pub use image_ops::HistoryEntry;
 pub use network::{NetOptions, NetworkCreateOptions};
+pub use registry::PullPolicy;
 pub use runtime::{Runtime, RuntimeOptions};
 pub use system::{DiskUsage, PruneReport};
 pub use volumes::VolumeCreateOptions;

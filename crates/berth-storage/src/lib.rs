@@ -34,6 +34,7 @@ mod load;
 mod mount;
 mod names;
 pub mod reference;
+pub mod registry;
 mod save;
 mod tarsplit;
 mod tree;

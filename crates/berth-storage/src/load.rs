@@ -20,15 +20,22 @@ use crate::util::{make_tmp_dir, parse_digest, remove_tree, sha256_hex, HashingRe
 use crate::{extract, tarsplit, ImageInfo, Store};
 
 /// Removes a temp dir unless disarmed (error paths, panics).
-struct TmpGuard(Option<PathBuf>);
+pub(crate) struct TmpGuard(Option<PathBuf>);
+
+impl TmpGuard {
+    /// Guard `dir`: it is removed when the guard drops.
+    pub(crate) fn new(dir: PathBuf) -> TmpGuard {
+        TmpGuard(Some(dir))
+    }
+}
 
 /// A layer extracted into `tmp/`, verified, not yet in `layers/`.
-struct Staged {
+pub(crate) struct Staged {
     guard: TmpGuard,
-    diff_id: String,
-    size: u64,
+    pub(crate) diff_id: String,
+    pub(crate) size: u64,
     /// Digest of the blob as read (compressed, if it was).
-    blob_digest: String,
+    pub(crate) blob_digest: String,
 }
 
 impl Drop for TmpGuard {
@@ -134,20 +141,8 @@ impl Store {
         diff_id: &str,
         image_label: &str,
     ) -> Result<u64> {
-        let dir = self.layer_dir(diff_id);
-        let known: Option<i64> = self
-            .conn()
-            .query_row(
-                "SELECT size FROM layers WHERE diff_id = ?1",
-                [diff_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| db_err("looking up layer", e))?;
-        if let Some(size) = known {
-            if dir.join("diff").is_dir() {
-                return Ok(size as u64);
-            }
+        if let Some(size) = self.stored_layer_size(diff_id)? {
+            return Ok(size);
         }
         let label = format!(
             "{image_label} layer {}",
@@ -178,9 +173,31 @@ impl Store {
         Ok(size)
     }
 
+    /// The size of layer `diff_id` if it is registered and its directory
+    /// is there (then it never needs fetching or extracting again).
+    pub(crate) fn stored_layer_size(&self, diff_id: &str) -> Result<Option<u64>> {
+        let known: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT size FROM layers WHERE diff_id = ?1",
+                [diff_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| db_err("looking up layer", e))?;
+        Ok(known
+            .filter(|_| self.layer_dir(diff_id).join("diff").is_dir())
+            .map(|s| s as u64))
+    }
+
     /// Extract a layer blob (gzip or plain tar) into `tmp/`, recording its
     /// tar-split and digests on the way.
-    fn stage_layer(&self, blob: impl Read, label: &str, subject: &str) -> Result<Staged> {
+    pub(crate) fn stage_layer(
+        &self,
+        blob: impl Read,
+        label: &str,
+        subject: &str,
+    ) -> Result<Staged> {
         let bad = |msg: String| {
             Error::new(ErrorKind::InvalidInput, format!("{label}: {msg}")).with_subject(subject)
         };
@@ -226,7 +243,7 @@ impl Store {
     }
 
     /// Rename a staged layer to `layers/<hex>`.
-    fn place_layer(&self, mut staged: Staged, label: &str) -> Result<()> {
+    pub(crate) fn place_layer(&self, mut staged: Staged, label: &str) -> Result<()> {
         let tmp = staged.guard.0.clone().expect("staged layer has a dir");
         let dir = self.layer_dir(&staged.diff_id);
         match std::fs::rename(&tmp, &dir) {
@@ -309,7 +326,7 @@ impl Store {
     /// Register the image in one transaction. `Ok(None)` asks the caller to
     /// retry because a layer directory vanished (concurrent removal).
     #[allow(clippy::too_many_arguments)]
-    fn register(
+    pub(crate) fn register(
         &self,
         id: &str,
         config: &[u8],
