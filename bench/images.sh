@@ -7,7 +7,8 @@
 # default 50: random and base64 files, so it compresses like real content),
 # pushes it to Debian's docker-registry started on 127.0.0.1 for the run, then
 # times, each into a fresh store and N times (default 3, medians):
-#   pull of that image, save (docker-archive) and load of it;
+#   pull of that image, save (docker-archive) and load of it, commit of a
+#   container with 50 MB of changes, cp of a 100 MB directory in and out;
 # and records the peak RSS of a pull of the full image and of a one-layer
 # image (memory must stay flat in the image size: layers are streamed).
 # Writes the "Images" section of bench/RESULTS.md (between the
@@ -97,6 +98,23 @@ time_one() {
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { awk -v c="$2" '{print $c}' "$work/$1" | median; }
 
+# 100 MB of host files for cp (100 x 1 MB, random so nothing is sparse).
+mkdir -p "$work/cpdir"
+for n in $(seq 100); do head -c 1000000 /dev/urandom >"$work/cpdir/f$n"; done
+
+# fs_ops ENGINE-ARGV...: commit of 50 MB of changes, cp of the 100 MB
+# directory in and out, timed under the given engine's label prefix.
+fs_ops() {
+    local who=$1 dir=$2; shift 2
+    "$@" load -q -i "$archive" >/dev/null
+    "$@" run "${run_extra[@]}" --name w localhost/busybox:latest sh -c 'head -c 50000000 /dev/urandom > /big' >/dev/null
+    time_one "$who-commit" "$@" commit -q w localhost/bench/committed:1
+    "$@" create --name c localhost/busybox:latest true >/dev/null
+    time_one "$who-cp-in" "$@" cp "$work/cpdir" c:/cpdir
+    time_one "$who-cp-out" "$@" cp c:/cpdir "$dir/out"
+    "$@" rm -f w c >/dev/null
+}
+
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 img=$reg/bench/big:1
 for r in $(seq "$runs"); do
@@ -106,16 +124,23 @@ for r in $(seq "$runs"); do
     time_one berth-save "${bb[@]}" save -o "$s/save.tar" "$img"
     time_one berth-load "$BERTH" --root "$s/root2" --runroot "$s/run2" load -i "$s/save.tar"
     time_one berth-pull-small "$BERTH" --root "$s/root3" --runroot "$s/run3" pull -q --tls-verify=false "$reg/bench/small:1"
+    run_extra=()
+    fs_ops berth "$s" "$BERTH" --root "$s/root4" --runroot "$s/run4"
     rm -rf "$s"
     if [ "$have_podman" = 1 ]; then
         p=$work/p-$r
-        pp=(podman --root "$p/root" --runroot "$p/run" --storage-driver overlay)
+        pp=(podman --root "$p/root" --runroot "$p/run" --storage-driver overlay
+            --runtime runc --cgroup-manager cgroupfs --events-backend file)
         time_one podman-pull "${pp[@]}" pull -q --tls-verify=false "$img"
         time_one podman-save "${pp[@]}" save -o "$p/save.tar" "$img"
         "${pp[@]}" rmi -a -f >/dev/null
         time_one podman-load "${pp[@]}" load -i "$p/save.tar"
         "${pp[@]}" rmi -a -f >/dev/null
         time_one podman-pull-small "${pp[@]}" pull -q --tls-verify=false "$reg/bench/small:1"
+        "${pp[@]}" rmi -a -f >/dev/null
+        # Podman cannot raise its default rlimits here (no CAP_SYS_RESOURCE).
+        run_extra=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+        fs_ops podman "$p" "${pp[@]}"
         "${pp[@]}" rmi -a -f >/dev/null
         rm -rf "$p"
     fi
@@ -146,7 +171,7 @@ section=$work/section.md
     echo "<!-- images:begin -->"
     echo "## Images (bench/images.sh)"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M:%S UTC'); image: busybox + 4 layers, $size_mb, served by docker-registry on 127.0.0.1 (plain HTTP);"
+    echo "$(date -u '+%Y-%m-%d %H:%M:%S UTC'); image: busybox + 4 layers, $size_mb, served by docker-registry on 127.0.0.1 (plain HTTP); commit and cp on busybox;"
     echo "medians of $runs runs, each into a fresh store. podman: $( [ "$have_podman" = 1 ] && podman --version | awk '{print $3}' || echo 'not installed') (overlay)."
     echo "nproc $(nproc); load average (1/5/15 min) at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg); berth at $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')."
     echo
@@ -155,6 +180,9 @@ section=$work/section.md
     row "pull (s)" pull 0.7 1 1
     row "save docker-archive (s)" save 0.7 1 1
     row "load (s)" load 0.7 1 1
+    row "commit, 50 MB of changes (s)" commit 0.7 1 1
+    row "cp of a 100 MB directory in (s)" cp-in 0.7 1 1
+    row "cp of a 100 MB directory out (s)" cp-out 0.7 1 1
     row "pull peak RSS, full image (MB)" pull "" 2 1024
     row "pull peak RSS, one-layer image (MB)" pull-small "" 2 1024
     echo

@@ -2,13 +2,13 @@
 //! `commit`, and tars of a mounted tree (`export`). See `tree.rs` for why
 //! every walk goes by file descriptors.
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::Path;
 
 use berth_types::Result;
 
 use crate::tree::{self, TarKind};
-use crate::util::{check_cid, make_tmp_dir, remove_tree};
+use crate::util::check_cid;
 use crate::{Change, Store};
 
 impl Store {
@@ -38,40 +38,22 @@ impl Store {
         check_cid(cid)?;
         let label = format!("container {cid}");
         let upper = self.container_dir(cid).join("diff");
-        // Written to a file first: the layer's digest is known only at the
-        // end, and the extraction that stores it reads the tar once more.
-        let tmp = make_tmp_dir(&self.root.join("tmp"))?;
-        let res = (|| {
-            let p = tmp.join("layer.tar");
-            let f = std::fs::File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&p)
-                .map_err(|e| crate::storage_err(format!("creating {}", p.display()), e))?;
-            // A full disk shows up while adding some file to the tar; the
-            // path that could not be written is the tar's own.
-            let full = |e: berth_types::Error| {
-                if berth_types::reserve::is_disk_full(&e.message) {
-                    crate::storage_err(
-                        format!("{label}: writing {}", p.display()),
-                        std::io::Error::from_raw_os_error(libc::ENOSPC),
-                    )
-                } else {
-                    e
-                }
-            };
-            let mut f = tree::write_tar(&upper, std::io::BufWriter::new(f), TarKind::Layer, &label)
-                .map_err(full)?
-                .into_inner()
-                .map_err(|e| crate::storage_err(format!("{label}: writing layer"), e.error()))?;
-            f.flush()
-                .and_then(|_| f.seek(SeekFrom::Start(0)).map(drop))
-                .map_err(|e| crate::storage_err(format!("{label}: writing layer"), e))?;
-            self.store_layer(std::io::BufReader::new(f), &label)
-        })();
-        remove_tree(&tmp);
-        res
+        // Streamed through a pipe into the same staging a load uses: the
+        // digests are computed on the way, so no temporary tar is written.
+        let mut stored = None;
+        crate::copy::pipe_tar(
+            |w| {
+                tree::write_tar(&upper, w, TarKind::Layer, &label)?
+                    .into_inner()
+                    .map(drop)
+                    .map_err(|e| crate::storage_err(format!("{label}: writing layer"), e.error()))
+            },
+            |r| {
+                stored = Some(self.store_layer(r, &label)?);
+                Ok(())
+            },
+        )?;
+        stored.ok_or_else(|| berth_types::Error::internal(format!("{label}: no layer stored")))
     }
 
     /// Write the tree at `root` (a mounted rootfs) to `out` as a tar,

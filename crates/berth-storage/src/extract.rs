@@ -431,7 +431,7 @@ impl Extractor<'_> {
                     on_file(entry.raw_file_position(), size, join(&comps).as_bytes());
                 }
                 let max_left = self.max - self.written;
-                let n = io::copy(&mut Read::take(&mut *entry, max_left + 1), &mut file).map_err(
+                let n = copy_big(&mut Read::take(&mut *entry, max_left + 1), &mut file).map_err(
                     |e| {
                         if e.to_string().contains(crate::util::LIMIT_MSG) {
                             self.too_big()
@@ -693,5 +693,27 @@ fn parse_pax_time(v: &[u8]) -> Option<Timespec> {
     Some(Timespec {
         tv_sec,
         tv_nsec: tv_nsec as _,
+    })
+}
+
+/// `io::copy` with a 256 KiB buffer instead of 8 KiB: file data is the bulk
+/// of every layer and `cp`, and the syscall count is what costs.
+fn copy_big(r: &mut impl Read, w: &mut impl io::Write) -> io::Result<u64> {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 256 << 10]);
+    }
+    BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        let mut total = 0u64;
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            w.write_all(&buf[..n])?;
+            total += n as u64;
+        }
     })
 }

@@ -12,8 +12,8 @@
 
 use super::Container;
 use berth_storage::{
-    extract_layer, stat_in_root, tar_from_host, tar_from_root, untar_in_root, ExtractOptions,
-    PathKind,
+    extract_layer, pipe_tar, stat_in_root, tar_from_host, tar_from_root, untar_in_root,
+    ExtractOptions, PathKind,
 };
 use berth_types::{Error, MountKind, Result};
 use std::io::{Read, Write};
@@ -211,31 +211,4 @@ impl Container<'_> {
             )
         })
     }
-}
-
-/// Stream a tar from `produce` to `consume` through a pipe, the producer on
-/// a second thread: memory stays flat however large the tree.
-fn pipe_tar(
-    produce: impl FnOnce(std::io::BufWriter<std::io::PipeWriter>) -> Result<()> + Send,
-    consume: impl FnOnce(&mut std::io::BufReader<std::io::PipeReader>) -> Result<()>,
-) -> Result<()> {
-    let (r, w) = std::io::pipe().map_err(|e| Error::io("creating a pipe", e))?;
-    std::thread::scope(|s| {
-        let writer = s.spawn(move || produce(std::io::BufWriter::with_capacity(1 << 16, w)));
-        let mut reader = std::io::BufReader::with_capacity(1 << 16, r);
-        let consumed = consume(&mut reader);
-        if consumed.is_err() {
-            // Drain rather than close: the CLI restores SIGPIPE's default
-            // action, so a producer writing into a closed pipe would kill
-            // the process before the error is reported.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        }
-        drop(reader);
-        let produced = writer
-            .join()
-            .unwrap_or_else(|_| Err(Error::internal("archive writer panicked")));
-        // The consumer's error is the informative one (a rejected entry);
-        // a broken pipe on the producer's side follows from it.
-        consumed.and(produced)
-    })
 }

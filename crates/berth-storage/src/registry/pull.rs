@@ -180,6 +180,9 @@ impl<'a> Pull<'a> {
             ));
         }
 
+        // Layers placed but not yet registered are live work, not garbage
+        // for `system prune` (see gc.rs).
+        let _staging = self.store.staging()?;
         // Retry when a concurrent removal deleted a layer we meant to reuse.
         for _ in 0..3 {
             let sizes = self.layers(scope, &manifest.layers, &diff_ids).await?;
