@@ -15,6 +15,7 @@
 #![recursion_limit = "256"]
 
 mod error;
+mod hijack;
 mod params;
 mod routes;
 mod server;

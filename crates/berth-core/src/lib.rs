@@ -47,8 +47,9 @@ mod user;
 pub mod volumes;
 
 pub use berth_state::VolumeRecord;
-pub use berth_storage::{Change, ImageInfo, SaveFormat};
+pub use berth_storage::{Change, ImageInfo, PathStat, SaveFormat};
 pub use berth_types::event::Event;
+pub use berth_types::state::{verdict, Op, Verdict};
 pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
 pub use check::CheckReport;
 pub use container::logs::{read_log, LogLine, LogOptions};

@@ -1,5 +1,6 @@
 //! The router: one file per resource.
 
+mod attach;
 mod containers;
 mod create;
 mod images;
@@ -99,6 +100,8 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/{id}/restart", post(containers::restart))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/resize", post(attach::resize))
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/json", get(images::list))
         .route(

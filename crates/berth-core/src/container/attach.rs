@@ -198,6 +198,21 @@ impl AttachStream {
     }
 }
 
+/// Tell the monitor behind attach socket `path` that its terminal is now
+/// `rows` x `cols`, over a short framed connection of its own (a framed
+/// client that sends no stdin leaves stdin alone when it goes). For clients
+/// whose window size arrives out of band, as with the Docker API's resize.
+pub fn send_resize(path: &Path, rows: u16, cols: u16) -> Result<()> {
+    let mut sock = UnixStream::connect(path)
+        .map_err(|e| Error::io(format!("resizing through {}", path.display()), e))?;
+    let mut msg = attach_header(ATTACH_HELLO, 0).to_vec();
+    msg.extend_from_slice(&attach_header(ATTACH_RESIZE, 4));
+    msg.extend_from_slice(&rows.to_be_bytes());
+    msg.extend_from_slice(&cols.to_be_bytes());
+    sock.write_all(&msg)
+        .map_err(|e| Error::io(format!("resizing through {}", path.display()), e))
+}
+
 /// Write end of the SIGWINCH self-pipe (-1: none), for the handler.
 static WINCH_FD: AtomicI32 = AtomicI32::new(-1);
 

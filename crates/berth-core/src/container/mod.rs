@@ -107,6 +107,14 @@ impl<'r> Container<'r> {
         )
     }
 
+    /// Set the window size of the container's terminal (no-op for the
+    /// monitor when the container has none).
+    pub fn resize_tty(&self, rows: u16, cols: u16) -> Result<()> {
+        let c = self.lock()?;
+        c.check(Op::Attach)?;
+        attach::send_resize(&self.rt.paths.attach_socket(&self.id), rows, cols)
+    }
+
     /// Stop with the container's own stop timeout.
     pub fn stop(&self) -> Result<()> {
         let timeout = self.rt.store.get(&self.id)?.config.stop_timeout;
@@ -173,6 +181,33 @@ impl<'r> Container<'r> {
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Block until the container's next run has ended and return its exit
+    /// code. `started_before` is the start time the caller last saw
+    /// (`state.started_at` of a record it read): a run that began after it
+    /// counts even if it started and ended between two looks; a container
+    /// that has not started since (Docker's `run` waits before it starts)
+    /// is waited for to start first.
+    pub fn wait_next_exit(&self, started_before: Option<jiff::Timestamp>) -> Result<i32> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let rec = match self.inspect_record() {
+                Ok(rec) => rec,
+                Err(e) if e.kind == ErrorKind::NoSuchContainer => {
+                    return self.rt.store.removed_exit_code(&self.id)?.ok_or(e);
+                }
+                Err(e) => return Err(e),
+            };
+            if rec.state.state.is_active() {
+                return self.wait_for_exit();
+            }
+            if rec.state.started_at != started_before {
+                return Ok(rec.state.exit_code.unwrap_or(0));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
         }
     }
 
