@@ -15,10 +15,13 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use berth_core::container::attach::{filter_detach, RelayCloser};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -52,15 +55,54 @@ pub struct Pipes {
 pub struct Input {
     rx: mpsc::Receiver<Bytes>,
     pending: Bytes,
+    detach: Option<Detach>,
+}
+
+/// Docker's server-side detach: the key sequence, how much of it was
+/// typed, and what ends the relay.
+struct Detach {
+    keys: Vec<u8>,
+    matched: usize,
+    close: RelayCloser,
+    detached: Arc<AtomicBool>,
+}
+
+impl Input {
+    /// End the relay through `close` when the client types `keys` (the
+    /// keys themselves are not passed on); the returned flag tells whether
+    /// that happened.
+    pub fn detach_on(&mut self, keys: Vec<u8>, close: RelayCloser) -> Arc<AtomicBool> {
+        let detached = Arc::new(AtomicBool::new(false));
+        if !keys.is_empty() {
+            self.detach = Some(Detach {
+                keys,
+                matched: 0,
+                close,
+                detached: detached.clone(),
+            });
+        }
+        detached
+    }
 }
 
 impl Read for Input {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.pending.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(b) => self.pending = b,
-                None => return Ok(0),
-            }
+            let Some(b) = self.rx.blocking_recv() else {
+                return Ok(0);
+            };
+            self.pending = match self.detach.as_mut() {
+                None => b,
+                Some(d) => {
+                    let (pass, detached) = filter_detach(&d.keys, &mut d.matched, &b);
+                    if detached {
+                        d.detached.store(true, Ordering::SeqCst);
+                        d.close.close();
+                        return Ok(0);
+                    }
+                    Bytes::from(pass)
+                }
+            };
         }
         let n = buf.len().min(self.pending.len());
         buf[..n].copy_from_slice(&self.pending[..n]);
@@ -138,6 +180,7 @@ impl Hijack {
             input: Input {
                 rx: in_rx,
                 pending: Bytes::new(),
+                detach: None,
             },
             output: Output { tx: out_tx, tty },
         };

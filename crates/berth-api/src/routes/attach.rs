@@ -9,6 +9,7 @@ use crate::stream::{STDERR, STDOUT};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use berth_core::container::attach::{parse_detach_keys, DEFAULT_DETACH_KEYS};
 use berth_core::{read_log, AttachStream, Container, ContainerState, LogOptions};
 use std::io::Write;
 use std::time::Duration;
@@ -22,14 +23,25 @@ pub struct Wanted {
 }
 
 /// Relay `stream` to the client's pipes on the blocking pool; returns when
-/// the process's output ended (or the client went).
-pub async fn relay(stream: AttachStream, pipes: Pipes, want: Wanted) {
+/// the process's output ended, the client went, or it typed `detach_keys`
+/// (then true).
+pub async fn relay(
+    stream: AttachStream,
+    mut pipes: Pipes,
+    want: Wanted,
+    detach_keys: Vec<u8>,
+) -> bool {
+    let detached = match stream.closer() {
+        Ok(closer) => pipes.input.detach_on(detach_keys, closer),
+        Err(_) => Default::default(),
+    };
     let _ = tokio::task::spawn_blocking(move || {
         let mut out = pipes.output.writer(STDOUT, want.stdout);
         let mut err = pipes.output.writer(STDERR, want.stderr);
         let _ = stream.relay(want.stdin.then_some(pipes.input), &mut out, &mut err);
     })
     .await;
+    detached.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Where an attach gets its stream from.
@@ -55,6 +67,7 @@ pub async fn attach(
         stderr: qbool(&q, "stderr")?,
     };
     let (stream, logs) = (qbool(&q, "stream")?, qbool(&q, "logs")?);
+    let keys = detach_keys(&q)?;
     let (full_id, tty, state, log_path) = st
         .engine(move |rt| {
             let c = rt.lookup(&id)?;
@@ -110,7 +123,7 @@ pub async fn attach(
                 None => return,
             },
         };
-        relay(stream, pipes, want).await;
+        relay(stream, pipes, want, keys).await;
     }))
 }
 
@@ -176,6 +189,15 @@ pub async fn resize(
     st.engine(move |rt| rt.lookup(&id)?.resize_tty(rows, cols))
         .await?;
     Ok(StatusCode::OK)
+}
+
+/// Docker's `detachKeys` (Podman's syntax, the default ctrl-p,ctrl-q).
+pub fn detach_keys(q: &std::collections::HashMap<String, String>) -> ApiResult<Vec<u8>> {
+    let spec = q
+        .get("detachKeys")
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_DETACH_KEYS);
+    Ok(parse_detach_keys(spec)?)
 }
 
 /// Docker's `h` and `w` query parameters.

@@ -3,6 +3,7 @@
 mod attach;
 mod containers;
 mod create;
+mod exec;
 mod images;
 mod inspect;
 mod list;
@@ -102,6 +103,10 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/resize", post(attach::resize))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/json", get(images::list))
         .route(

@@ -77,6 +77,13 @@ impl AttachStream {
         Ok(AttachStream { sock, stdin_open })
     }
 
+    /// A handle that ends this stream's relay from another thread (a
+    /// client typing the detach keys): the relay sees the end of output
+    /// and returns; the container keeps running.
+    pub fn closer(&self) -> Result<RelayCloser> {
+        Ok(RelayCloser(self.sock.try_clone()?))
+    }
+
     /// Relay until the container's output ends: frames go to `stdout` or
     /// `stderr`, and (when the container keeps stdin open and `stdin` is
     /// given) bytes from `stdin` are sent on a helper thread; the end of
@@ -211,6 +218,16 @@ pub fn send_resize(path: &Path, rows: u16, cols: u16) -> Result<()> {
     msg.extend_from_slice(&cols.to_be_bytes());
     sock.write_all(&msg)
         .map_err(|e| Error::io(format!("resizing through {}", path.display()), e))
+}
+
+/// Ends a relay from outside; see [`AttachStream::closer`].
+pub struct RelayCloser(UnixStream);
+
+impl RelayCloser {
+    /// Disconnect from the monitor.
+    pub fn close(&self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Both);
+    }
 }
 
 /// Write end of the SIGWINCH self-pipe (-1: none), for the handler.
