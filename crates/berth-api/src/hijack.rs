@@ -9,7 +9,7 @@
 //! A client that did not ask for an upgrade gets a `200` streaming body
 //! with the output instead (no stdin).
 
-use crate::stream::frame;
+use crate::stream::{frame, ChannelReader};
 use axum::body::{Body, Bytes};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -53,8 +53,7 @@ pub struct Pipes {
 
 /// The client's bytes as a blocking [`Read`].
 pub struct Input {
-    rx: mpsc::Receiver<Bytes>,
-    pending: Bytes,
+    from_client: ChannelReader,
     detach: Option<Detach>,
 }
 
@@ -87,27 +86,32 @@ impl Input {
 
 impl Read for Input {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pending.is_empty() {
-            let Some(b) = self.rx.blocking_recv() else {
+        let Some(d) = self.detach.as_mut() else {
+            return self.from_client.read(buf);
+        };
+        loop {
+            let Some(chunk) = self.from_client.next_chunk() else {
                 return Ok(0);
             };
-            self.pending = match self.detach.as_mut() {
-                None => b,
-                Some(d) => {
-                    let (pass, detached) = filter_detach(&d.keys, &mut d.matched, &b);
-                    if detached {
-                        d.detached.store(true, Ordering::SeqCst);
-                        d.close.close();
-                        return Ok(0);
-                    }
-                    Bytes::from(pass)
-                }
-            };
+            let (pass, detached) = filter_detach(&d.keys, &mut d.matched, &chunk?);
+            if detached {
+                d.detached.store(true, Ordering::SeqCst);
+                d.close.close();
+                return Ok(0);
+            }
+            if pass.is_empty() {
+                continue;
+            }
+            // `buf` is the relay's 8 KiB copy buffer; chunks are at most
+            // 16 KiB, so keep what does not fit for the next read.
+            let n = buf.len().min(pass.len());
+            buf[..n].copy_from_slice(&pass[..n]);
+            if n < pass.len() {
+                self.from_client
+                    .push_front(Bytes::copy_from_slice(&pass[n..]));
+            }
+            return Ok(n);
         }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        self.pending = self.pending.slice(n..);
-        Ok(n)
     }
 }
 
@@ -175,11 +179,10 @@ impl Hijack {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(32);
-        let (in_tx, in_rx) = mpsc::channel::<Bytes>(32);
+        let (in_tx, from_client) = ChannelReader::new();
         let pipes = Pipes {
             input: Input {
-                rx: in_rx,
-                pending: Bytes::new(),
+                from_client,
                 detach: None,
             },
             output: Output { tx: out_tx, tty },
@@ -204,7 +207,12 @@ impl Hijack {
             let reader = tokio::spawn(async move {
                 let mut buf = vec![0u8; 16 * 1024];
                 while let Ok(n) = rd.read(&mut buf).await {
-                    if n == 0 || in_tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                    if n == 0
+                        || in_tx
+                            .send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                            .await
+                            .is_err()
+                    {
                         break;
                     }
                 }

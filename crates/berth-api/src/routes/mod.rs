@@ -1,5 +1,6 @@
 //! The router: one file per resource.
 
+mod archive;
 mod attach;
 mod containers;
 mod create;
@@ -104,6 +105,12 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/resize", post(attach::resize))
         .route("/containers/{id}/exec", post(exec::create))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/changes", get(archive::changes))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
