@@ -183,21 +183,19 @@ fn wait_blocking(
     }
 }
 
-/// `DELETE /containers/{id}?force=1&v=1`: 204. Volumes (`v`) are not
-/// separate objects in berth yet, so `v` has nothing extra to remove.
+/// `DELETE /containers/{id}?force=1&v=1`: 204; `v` also removes its
+/// anonymous volumes.
 pub async fn remove(
     State(st): State<AppState>,
     Path(id): Path<String>,
     q: Query,
 ) -> ApiResult<StatusCode> {
     let force = qbool(&q, "force")?;
-    let _volumes = qbool(&q, "v")?;
+    let volumes = qbool(&q, "v")?;
     if qbool(&q, "link")? {
         return Err(ApiError::bad_request("links are not supported"));
     }
-    st.engine(move |rt| {
-        rt.lookup(&id)?.remove(force, None)?;
-        Ok(StatusCode::NO_CONTENT)
-    })
-    .await
+    st.engine(move |rt| rt.remove_container(&rt.lookup(&id)?, force, None, volumes))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
