@@ -286,12 +286,20 @@ pub async fn load(State(st): State<AppState>, body: Body) -> ApiResult<Response>
         .await?;
     let mut out = String::new();
     for img in &loaded {
-        let line = match img.names.first() {
-            Some(n) => format!("Loaded image: {n}\n"),
-            None => format!("Loaded image ID: sha256:{}\n", img.id),
-        };
-        out.push_str(&json!({ "stream": line }).to_string());
-        out.push('\n');
+        // Every name the image has now (the engine does not say which of
+        // them came from the archive).
+        let mut lines: Vec<String> = img
+            .names
+            .iter()
+            .map(|n| format!("Loaded image: {n}\n"))
+            .collect();
+        if lines.is_empty() {
+            lines.push(format!("Loaded image ID: sha256:{}\n", img.id));
+        }
+        for line in lines {
+            out.push_str(&json!({ "stream": line }).to_string());
+            out.push('\n');
+        }
     }
     Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
 }
