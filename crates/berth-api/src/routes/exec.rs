@@ -78,35 +78,37 @@ pub async fn start(
     let b: StartBody = json_body(&body, "exec start config")?;
     let detach = b.detach;
     let keys = parse_detach_keys(b.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
-    let (sid, tty, stdin, started) = st
-        .engine(move |rt| {
-            let s = rt.exec_session(&id)?;
-            Ok((
-                s.id.clone(),
-                s.tty,
-                s.interactive,
-                rt.exec_start(&s.id, detach),
-            ))
-        })
-        .await?;
-    let stream = match started {
-        Ok(Some(stream)) => stream,
-        Ok(None) => return Ok(StatusCode::OK.into_response()),
-        // A command that cannot run is the process's failure, as in
-        // Docker: its message on stderr, its code (126/127) in the session.
-        Err(e) if !detach && (126..=127).contains(&e.exit_code()) => {
-            return Ok(hijack.serve(tty, move |pipes| async move {
+    let s = st.engine(move |rt| rt.exec_startable(&id)).await?;
+    let (sid, tty, stdin) = (s.id, s.tty, s.interactive);
+    if detach {
+        st.engine(move |rt| rt.exec_start(&sid, true)).await?;
+        return Ok(StatusCode::OK.into_response());
+    }
+    // As dockerd does: hand over the connection, then start the process.
+    // Output sent before the client read the 101 could land in its HTTP
+    // parser's buffer and be lost (docker-py reads the raw socket after).
+    let rt = st.rt.clone();
+    Ok(hijack.serve(tty, move |pipes| async move {
+        let start_rt = rt.clone();
+        let start_sid = sid.clone();
+        let started = tokio::task::spawn_blocking(move || start_rt.exec_start(&start_sid, false))
+            .await
+            .unwrap_or_else(|e| Err(berth_core::Error::internal(e.to_string())));
+        let stream = match started {
+            Ok(Some(stream)) => stream,
+            Ok(None) => return,
+            // A command that cannot run is the process's failure, as in
+            // Docker: its message on stderr, its code (126/127) recorded
+            // in the session.
+            Err(e) => {
                 let mut err = pipes.output.writer(crate::stream::STDERR, true);
                 let _ = tokio::task::spawn_blocking(move || {
                     std::io::Write::write_all(&mut err, format!("{e}\n").as_bytes())
                 })
                 .await;
-            }));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let rt = st.rt.clone();
-    Ok(hijack.serve(tty, move |pipes| async move {
+                return;
+            }
+        };
         let want = Wanted {
             stdin,
             stdout: true,

@@ -229,11 +229,11 @@ impl Runtime {
         Ok(s)
     }
 
-    /// Start session `session_id` recorded by [`Container::exec_create`]:
-    /// in the background with `detach`, else with a client attached from
-    /// the first byte (relay the stream, then [`Runtime::exec_wait`]).
-    /// A session starts once; its container must be running.
-    pub fn exec_start(&self, session_id: &str, detach: bool) -> Result<Option<AttachStream>> {
+    /// Session `session_id` if [`Runtime::exec_start`] would start it now
+    /// (never started, its container running); the error it would give
+    /// otherwise. Lets a client be answered before the start (the Docker
+    /// API hands over the connection first, then starts the process).
+    pub fn exec_startable(&self, session_id: &str) -> Result<ExecSession> {
         let s = self.exec_session(session_id)?;
         if s.started_at.is_some() || s.state != ExecState::Created {
             return Err(Error::new(
@@ -241,6 +241,17 @@ impl Runtime {
                 format!("exec session {} has already been started", &s.id[..12]),
             ));
         }
+        let rec = self.lookup(&s.container_id)?.inspect_record()?;
+        berth_types::check_op(Op::Exec, rec.state.state, &rec.config.name)?;
+        Ok(s)
+    }
+
+    /// Start session `session_id` recorded by [`Container::exec_create`]:
+    /// in the background with `detach`, else with a client attached from
+    /// the first byte (relay the stream, then [`Runtime::exec_wait`]).
+    /// A session starts once; its container must be running.
+    pub fn exec_start(&self, session_id: &str, detach: bool) -> Result<Option<AttachStream>> {
+        let s = self.exec_startable(session_id)?;
         let ctr = self.lookup(&s.container_id)?;
         let c = ctr.lock()?;
         c.check(Op::Exec)?;
