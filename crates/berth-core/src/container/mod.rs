@@ -155,18 +155,26 @@ impl<'r> Container<'r> {
         Ok(())
     }
 
+    /// The record, or `Err(code)` when the container was removed meanwhile
+    /// (`--rm` and the monitor's cleanup): the store keeps the last exit
+    /// code of removed containers.
+    fn record_or_exit_code(&self) -> Result<std::result::Result<ContainerRecord, i32>> {
+        match self.inspect_record() {
+            Ok(rec) => Ok(Ok(rec)),
+            Err(e) if e.kind == ErrorKind::NoSuchContainer => {
+                Ok(Err(self.rt.store.removed_exit_code(&self.id)?.ok_or(e)?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Block until the container is not running and return its exit code.
     pub fn wait_for_exit(&self) -> Result<i32> {
         let mut pause = Duration::from_micros(500);
         loop {
-            let rec = match self.inspect_record() {
+            let rec = match self.record_or_exit_code()? {
                 Ok(rec) => rec,
-                // Removed meanwhile (`--rm` and the monitor's cleanup): the
-                // store keeps the last exit code of removed containers.
-                Err(e) if e.kind == ErrorKind::NoSuchContainer => {
-                    return self.rt.store.removed_exit_code(&self.id)?.ok_or(e);
-                }
-                Err(e) => return Err(e),
+                Err(code) => return Ok(code),
             };
             let active = rec.state.state.is_active()
                 || rec.state.state == berth_types::ContainerState::Created;
@@ -193,12 +201,9 @@ impl<'r> Container<'r> {
     pub fn wait_next_exit(&self, started_before: Option<jiff::Timestamp>) -> Result<i32> {
         let mut pause = Duration::from_millis(1);
         loop {
-            let rec = match self.inspect_record() {
+            let rec = match self.record_or_exit_code()? {
                 Ok(rec) => rec,
-                Err(e) if e.kind == ErrorKind::NoSuchContainer => {
-                    return self.rt.store.removed_exit_code(&self.id)?.ok_or(e);
-                }
-                Err(e) => return Err(e),
+                Err(code) => return Ok(code),
             };
             if rec.state.state.is_active() {
                 return self.wait_for_exit();
