@@ -49,6 +49,9 @@ pub struct Pipes {
     pub input: Input,
     /// Where output for the client goes.
     pub output: Output,
+    /// Set once the client's side of the connection ended (it went away,
+    /// or half-closed after its stdin ended).
+    pub client_done: Arc<AtomicBool>,
 }
 
 /// The client's bytes as a blocking [`Read`].
@@ -186,7 +189,9 @@ impl Hijack {
                 detach: None,
             },
             output: Output { tx: out_tx, tty },
+            client_done: Arc::default(),
         };
+        let client_done = pipes.client_done.clone();
         let ctype = if tty {
             "application/vnd.docker.raw-stream"
         } else {
@@ -206,16 +211,21 @@ impl Hijack {
             let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
             let reader = tokio::spawn(async move {
                 let mut buf = vec![0u8; 16 * 1024];
-                while let Ok(n) = rd.read(&mut buf).await {
-                    if n == 0
-                        || in_tx
-                            .send(Ok(Bytes::copy_from_slice(&buf[..n])))
-                            .await
-                            .is_err()
-                    {
-                        break;
+                let mut relay_wants_input = true;
+                loop {
+                    match rd.read(&mut buf).await {
+                        Ok(n) if n > 0 => {
+                            // Once the relay stops reading input, keep
+                            // reading only to notice the client's end.
+                            if relay_wants_input {
+                                let chunk = Ok(Bytes::copy_from_slice(&buf[..n]));
+                                relay_wants_input = in_tx.send(chunk).await.is_ok();
+                            }
+                        }
+                        _ => break,
                     }
                 }
+                client_done.store(true, Ordering::SeqCst);
             });
             let writer = tokio::spawn(async move {
                 while let Some(b) = out_rx.recv().await {

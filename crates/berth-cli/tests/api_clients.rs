@@ -55,6 +55,11 @@ fn docker_run_in_the_foreground_prints_output_and_exits_with_the_code() {
     assert_eq!(o.out(), "out");
     let o = docker_stdin(&svc, &["run", "-i", "--rm", IMAGE, "cat"], b"piped\n");
     assert_eq!(o.success().out(), "piped");
+    // A start that fails: 127, and `--rm` leaves nothing (the CLI waits for
+    // the removal before it exits).
+    docker(&svc, &["run", "--rm", IMAGE, "nosuchcmd"])
+        .code(127)
+        .stderr_has("nosuchcmd");
     // `--rm` left nothing; the other one is there, exited with 3.
     assert_eq!(env.all_ids().len(), 1);
     assert_eq!(env.inspect(&name)["State"]["ExitCode"], 3);

@@ -118,7 +118,7 @@ pub async fn attach(
         let stream = match source {
             Source::Now(s) => s,
             Source::None => return,
-            Source::AtStart(w) => match wait_for_start(&st, &full_id, w, &pipes).await {
+            Source::AtStart(w) => match wait_for_start(&st, &full_id, w, &pipes, want).await {
                 Some(s) => s,
                 None => return,
             },
@@ -134,13 +134,16 @@ async fn wait_for_start(
     id: &str,
     mut w: Waiting,
     pipes: &Pipes,
+    want: Wanted,
 ) -> Option<AttachStream> {
     loop {
         tokio::select! {
             s = &mut w.stream => return s.ok(),
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
-        if pipes.output.is_closed() {
+        // A client without stdin never half-closes: its end means it left.
+        let left = !want.stdin && pipes.client_done.load(std::sync::atomic::Ordering::SeqCst);
+        if left || pipes.output.is_closed() {
             st.waiters.withdraw(id, w.ticket);
             return None;
         }

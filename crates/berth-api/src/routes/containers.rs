@@ -47,7 +47,10 @@ pub async fn start(State(st): State<AppState>, Path(id): Path<String>) -> ApiRes
         if not_modified(Op::Start, c.inspect_record()?.state.state) {
             return Ok(StatusCode::NOT_MODIFIED);
         }
-        start_with_waiters(&app, &c)?;
+        if let Err(e) = start_with_waiters(&app, &c) {
+            c.discard_if_auto_remove();
+            return Err(e);
+        }
         Ok(StatusCode::NO_CONTENT)
     })
     .await
@@ -133,7 +136,8 @@ pub async fn wait(
     let (tx, body) = channel_body();
     let rt = st.rt.clone();
     tokio::task::spawn_blocking(move || {
-        let result = wait_blocking(&rt, &full_id, &condition, &seen);
+        let client_there = || !tx.is_closed();
+        let result = wait_blocking(&rt, &full_id, &condition, &seen, &client_there);
         let body = match result {
             Ok(code) => json!({ "StatusCode": code, "Error": null }),
             Err(e) => json!({ "StatusCode": -1, "Error": { "Message": e.to_string() } }),
@@ -149,6 +153,7 @@ fn wait_blocking(
     id: &str,
     condition: &str,
     seen: &ContainerRecord,
+    keep_waiting: &dyn Fn() -> bool,
 ) -> berth_core::Result<i32> {
     let c = rt.lookup(id)?;
     let seen = &seen.state;
@@ -160,10 +165,10 @@ fn wait_blocking(
         // A created container is "not running" already (Docker).
         "" | "not-running" if never_ran => Ok(0),
         "" | "not-running" => c.wait_for_exit(),
-        "next-exit" => c.wait_next_exit(seen.started_at),
+        "next-exit" => c.wait_next_exit(seen.started_at, keep_waiting),
         _ => {
             let code = if never_ran || seen.state.is_active() {
-                match c.wait_next_exit(seen.started_at) {
+                match c.wait_next_exit(seen.started_at, keep_waiting) {
                     Err(e) if e.kind == ErrorKind::NoSuchContainer => 0,
                     other => other?,
                 }
@@ -171,7 +176,7 @@ fn wait_blocking(
                 seen.exit_code.unwrap_or(0)
             };
             let mut pause = Duration::from_millis(5);
-            loop {
+            while keep_waiting() {
                 match rt.lookup(id) {
                     Err(e) if e.kind == ErrorKind::NoSuchContainer => return Ok(code),
                     Err(e) => return Err(e),
@@ -179,6 +184,7 @@ fn wait_blocking(
                 }
                 pause = (pause * 2).min(Duration::from_millis(200));
             }
+            Ok(code) // nobody is waiting any more
         }
     }
 }

@@ -97,6 +97,20 @@ impl<'r> Container<'r> {
         stream.ok_or_else(|| berth_types::Error::internal("attached launch returned no stream"))
     }
 
+    /// After a failed start: remove the container if it was created with
+    /// `--rm` (Docker's `AutoRemove`), so nothing is left behind and
+    /// clients waiting for its removal return. Best effort.
+    pub fn discard_if_auto_remove(&self) {
+        let auto_remove = self
+            .rt
+            .store
+            .get(&self.id)
+            .is_ok_and(|r| r.config.auto_remove);
+        if auto_remove {
+            let _ = self.remove(true, None);
+        }
+    }
+
     /// Attach to a running container's output (and stdin if it keeps it open).
     pub fn attach(&self) -> Result<AttachStream> {
         let c = self.lock()?;
@@ -197,10 +211,21 @@ impl<'r> Container<'r> {
     /// (`state.started_at` of a record it read): a run that began after it
     /// counts even if it started and ended between two looks; a container
     /// that has not started since (Docker's `run` waits before it starts)
-    /// is waited for to start first.
-    pub fn wait_next_exit(&self, started_before: Option<jiff::Timestamp>) -> Result<i32> {
+    /// is waited for to start first, for as long as `keep_waiting` says
+    /// (a client that went away stops it with an error).
+    pub fn wait_next_exit(
+        &self,
+        started_before: Option<jiff::Timestamp>,
+        keep_waiting: &dyn Fn() -> bool,
+    ) -> Result<i32> {
         let mut pause = Duration::from_millis(1);
         loop {
+            if !keep_waiting() {
+                return Err(berth_types::Error::internal(format!(
+                    "gave up waiting for container {} to start",
+                    self.id
+                )));
+            }
             let rec = match self.record_or_exit_code()? {
                 Ok(rec) => rec,
                 Err(code) => return Ok(code),
