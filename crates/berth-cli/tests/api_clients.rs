@@ -257,10 +257,12 @@ fn docker_run_it_through_a_real_pty() {
     t.keys(&["C-p", "C-q"]);
     t.expect("EXITED 0");
     assert_eq!(env.status(&name2), "running");
-    // And docker exec -it gets its own terminal.
+    // And docker exec -it gets its own terminal, sized by
+    // POST /exec/{id}/resize.
     let e = Tmux::start_line(&docker_line(&svc, &["exec", "-it", &name2, "sh"])).unwrap();
     e.expect("/ #");
-    e.keys(&["tty; echo exec-$((2*3)); exit 5", "Enter"]);
+    e.keys(&["stty size; echo exec-$((2*3)); exit 5", "Enter"]);
+    e.expect("30 100");
     e.expect("exec-6");
     e.expect("EXITED 5");
     docker(&svc, &["rm", "-f", &name, &name2]).success();
