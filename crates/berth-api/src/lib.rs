@@ -7,14 +7,16 @@
 //! rules. Containers are owned by their monitors, not by this process:
 //! stopping the service leaves them running.
 //!
-//! This is a first slice: ping/version/info, container
-//! create/start/stop/kill/restart/wait/inspect/logs/delete/list, image
-//! list/inspect/delete and events. No attach/exec hijack yet.
+//! Routes live in `routes/` (one file per resource); hijacked connections
+//! (attach, exec start) in `hijack.rs`; clients that attach before the
+//! start (`docker run`) wait in `state::AttachWaiters`. Not served yet:
+//! networks, image pull/push/build/commit, attach over websocket.
 
 #![warn(missing_docs)]
 #![recursion_limit = "256"]
 
 mod error;
+mod hijack;
 mod params;
 mod routes;
 mod server;

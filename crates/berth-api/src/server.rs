@@ -247,7 +247,7 @@ pub async fn serve(rt: Runtime, opts: ServiceOptions) -> Result<()> {
     let listener = bind(&opts.socket)?;
     let activity = Arc::new(Activity::default());
     activity.touch();
-    let state = AppState { rt: Arc::new(rt) };
+    let state = AppState::new(rt);
     use tower::Layer;
     let app =
         axum::middleware::from_fn(crate::version::rewrite).layer(crate::routes::router(state));

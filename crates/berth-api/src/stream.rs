@@ -2,6 +2,7 @@
 //! stdout/stderr multiplexing.
 
 use axum::body::{Body, Bytes};
+use std::io::{Read, Write};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -37,6 +38,99 @@ impl BlockingSender {
     pub fn is_closed(&self) -> bool {
         self.0.is_closed()
     }
+}
+
+/// A [`Write`] into a response body; wrap it in a `BufWriter` (each write
+/// is one chunk).
+pub struct BodyWriter(BlockingSender);
+
+impl Write for BodyWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.send(buf.to_vec())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl BlockingSender {
+    /// This sender as a buffered [`Write`].
+    pub fn writer(self) -> std::io::BufWriter<BodyWriter> {
+        std::io::BufWriter::with_capacity(64 * 1024, BodyWriter(self))
+    }
+}
+
+/// Bytes from async code as a blocking [`Read`]: ends when every sender
+/// is gone.
+pub struct ChannelReader {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    pending: Bytes,
+}
+
+/// What feeds a [`ChannelReader`].
+pub type ChunkSender = mpsc::Sender<std::io::Result<Bytes>>;
+
+impl ChannelReader {
+    /// A reader and the sender that feeds it.
+    pub fn new() -> (ChunkSender, ChannelReader) {
+        let (tx, rx) = mpsc::channel(32);
+        let r = ChannelReader {
+            rx,
+            pending: Bytes::new(),
+        };
+        (tx, r)
+    }
+
+    /// The next chunk, `None` at the end (what is left of a partly read
+    /// one first).
+    pub fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
+        if !self.pending.is_empty() {
+            return Some(Ok(std::mem::take(&mut self.pending)));
+        }
+        self.rx.blocking_recv()
+    }
+}
+
+impl ChannelReader {
+    /// Put back bytes taken with [`ChannelReader::next_chunk`] but not used.
+    pub fn push_front(&mut self, b: Bytes) {
+        self.pending = b;
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pending.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.pending = b?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending = self.pending.slice(n..);
+        Ok(n)
+    }
+}
+
+/// A request body as a blocking [`Read`] (a task pumps it). A body that
+/// fails midway reads as an error.
+pub fn body_reader(body: Body) -> ChannelReader {
+    let (tx, reader) = ChannelReader::new();
+    tokio::spawn(async move {
+        let mut data = body.into_data_stream();
+        while let Some(chunk) = tokio_stream::StreamExt::next(&mut data).await {
+            // An error must not read as a clean end of the body.
+            let chunk = chunk.map_err(std::io::Error::other);
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    reader
 }
 
 /// A response body and the sender that feeds it.

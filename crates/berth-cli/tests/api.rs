@@ -5,141 +5,14 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A running `berth system service` on a socket in the env's temp dir.
-struct Service {
-    child: Child,
-    sock: PathBuf,
-}
-
-impl Service {
-    fn start(env: &Env, time: &str) -> Service {
-        let sock = env.path().join("api/berth.sock");
-        let uri = format!("unix://{}", sock.display());
-        let child = env
-            .command(&["system", "service", "--time", time, &uri])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning berth system service");
-        wait_until("the API socket", || UnixStream::connect(&sock).is_ok());
-        Service { child, sock }
-    }
-
-    fn host(&self) -> String {
-        format!("unix://{}", self.sock.display())
-    }
-
-    /// SIGTERM and reap; true if it exited within the limit.
-    fn stop(&mut self) -> bool {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        wait_child(&mut self.child, Duration::from_secs(20)).is_some()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 exchange (`Connection: close`): status, headers, body
-/// (chunked bodies decoded).
-struct Resp {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {} {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16)
-            .expect("chunk size");
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
-}
-
-fn http(sock: &Path, method: &str, path: &str, body: Option<&Value>) -> Resp {
-    let mut s = UnixStream::connect(sock).expect("connecting to the API socket");
-    s.set_read_timeout(Some(CMD_TIMEOUT)).unwrap();
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-        payload.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let headers = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = headers.split(' ').nth(1).unwrap().parse().unwrap();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
-/// Split a multiplexed log stream into (stdout, stderr).
-fn demux(mut b: &[u8]) -> (String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    while b.len() >= 8 {
-        let len = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
-        let target = if b[0] == 2 { &mut err } else { &mut out };
-        target.extend_from_slice(&b[8..8 + len]);
-        b = &b[8 + len..];
-    }
-    (
-        String::from_utf8_lossy(&out).into_owned(),
-        String::from_utf8_lossy(&err).into_owned(),
-    )
-}
+#[path = "support/api.rs"]
+mod api_support;
+use api_support::*;
 
 #[test]
 fn ping_version_negotiation_and_socket_mode() {
@@ -375,33 +248,12 @@ fn stopping_the_service_leaves_containers_running_and_idle_exit() {
     assert!(start.elapsed() >= Duration::from_millis(900));
 }
 
-fn have(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn docker(svc: &Service, args: &[&str]) -> Out {
-    let mut c = Command::new("docker");
-    c.env("DOCKER_HOST", svc.host())
-        .env(
-            "DOCKER_CONFIG",
-            svc.sock.parent().unwrap().join("docker-config"),
-        )
-        .args(args);
-    run_command(c, None)
-}
-
 #[test]
 fn docker_cli_client() {
     if skip() {
         return;
     }
-    if !have("docker", &["--version"]) {
-        eprintln!("skipping: no docker CLI (Debian package docker.io)");
+    if !have_docker() {
         return;
     }
     let env = Env::with_busybox();
@@ -452,8 +304,7 @@ fn docker_py_client() {
     if skip() {
         return;
     }
-    if !have("python3", &["-c", "import docker"]) {
-        eprintln!("skipping: no docker-py (Debian package python3-docker)");
+    if !have_docker_py() {
         return;
     }
     let env = Env::with_busybox();

@@ -72,8 +72,20 @@ fn keep(opts: &EventsOptions, ev: &Event) -> Result<bool> {
     {
         return Ok(false);
     }
-    for f in &opts.filters {
-        if !matches(ev, f)? {
+    // Podman's and Docker's rule: values of one key are alternatives
+    // (label values must all match); different keys must all match.
+    let key = |f: &String| f.split_once('=').map_or(f.clone(), |(k, _)| k.to_string());
+    let mut keys: Vec<String> = opts.filters.iter().map(key).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let mut of_key = opts.filters.iter().filter(|f| key(f) == k);
+        let ok = if k == "label" {
+            of_key.try_fold(true, |all, f| Ok::<_, Error>(all && matches(ev, f)?))?
+        } else {
+            of_key.try_fold(false, |any, f| Ok::<_, Error>(any || matches(ev, f)?))?
+        };
+        if !ok {
             return Ok(false);
         }
     }
@@ -293,5 +305,18 @@ mod tests {
             ..Default::default()
         };
         assert!(!keep(&opts, &e).unwrap());
+    }
+
+    #[test]
+    fn values_of_one_key_are_alternatives() {
+        let e = ev("start", "web");
+        let with = |f: &[&str]| EventsOptions {
+            filters: f.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        assert!(keep(&with(&["event=die", "event=start"]), &e).unwrap());
+        assert!(!keep(&with(&["event=start", "container=db"]), &e).unwrap());
+        assert!(!keep(&with(&["label=app=web", "label=tier=x"]), &e).unwrap());
+        assert!(keep(&with(&["type=container", "event=start"]), &e).unwrap());
     }
 }

@@ -2,7 +2,7 @@
 //! diff, history and prune. Storage does the byte work (`berth-storage`);
 //! this file adds what needs containers or image-config rules.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use berth_storage::{reference, Change, ImageInfo, SaveFormat};
@@ -132,7 +132,29 @@ impl Runtime {
     /// Save images in `format` to `output`, or to stdout when `None`.
     /// Each image records the name it was asked by (none when by ID).
     pub fn save_images(&self, refs: &[String], format: &str, output: Option<&Path>) -> Result<()> {
+        match output {
+            Some(p) => {
+                let format = SaveFormat::parse(format)?;
+                let items = self.save_items(refs)?;
+                let refs: Vec<(&ImageInfo, &[String])> =
+                    items.iter().map(|(i, n)| (i, n.as_slice())).collect();
+                self.images()?.save_to_path(&refs, format, p)
+            }
+            None => self.save_images_to(refs, format, std::io::stdout().lock()),
+        }
+    }
+
+    /// [`Runtime::save_images`] to any writer (the API's response body).
+    pub fn save_images_to<W: Write>(&self, refs: &[String], format: &str, out: W) -> Result<()> {
         let format = SaveFormat::parse(format)?;
+        let items = self.save_items(refs)?;
+        let refs: Vec<(&ImageInfo, &[String])> =
+            items.iter().map(|(i, n)| (i, n.as_slice())).collect();
+        self.images()?.save_to_writer(&refs, format, out).map(drop)
+    }
+
+    /// The images `refs` name, each once, with the names they were asked by.
+    fn save_items(&self, refs: &[String]) -> Result<Vec<(ImageInfo, Vec<String>)>> {
         let mut items: Vec<(ImageInfo, Vec<String>)> = Vec::new();
         for r in refs {
             let img = self.lookup_image(r)?;
@@ -149,15 +171,7 @@ impl Runtime {
                 None => items.push((img, named.into_iter().collect())),
             }
         }
-        let refs: Vec<(&ImageInfo, &[String])> =
-            items.iter().map(|(i, n)| (i, n.as_slice())).collect();
-        let store = self.images()?;
-        match output {
-            Some(p) => store.save_to_path(&refs, format, p),
-            None => store
-                .save_to_writer(&refs, format, std::io::stdout().lock())
-                .map(drop),
-        }
+        Ok(items)
     }
 
     /// Create an image from a filesystem tarball (`import`; `-` reads
@@ -201,6 +215,14 @@ impl Runtime {
     /// Write container `ctr`'s filesystem as a tar to `output` (stdout
     /// when `None`), never following a symlink out of it.
     pub fn export_container(&self, ctr: &str, output: Option<&Path>) -> Result<()> {
+        match output {
+            Some(p) => berth_storage::atomic_write(p, |w| self.export_container_to(ctr, w)),
+            None => self.export_container_to(ctr, std::io::stdout().lock()),
+        }
+    }
+
+    /// [`Runtime::export_container`] to any writer (the API's response body).
+    pub fn export_container_to<W: Write>(&self, ctr: &str, out: W) -> Result<()> {
         let c = self.lookup(ctr)?;
         let store = self.images()?;
         // Under the container's lock, so it cannot start (and mount) or
@@ -210,14 +232,7 @@ impl Runtime {
             let was_mounted = locked.record().state.mountpoint.is_some();
             let merged = store.mount(&id)?;
             let label = format!("container {}", locked.record().config.name);
-            let res = match output {
-                Some(p) => berth_storage::atomic_write(p, |w| {
-                    store.export_tree(&merged, w, &label).map(drop)
-                }),
-                None => store
-                    .export_tree(&merged, std::io::stdout().lock(), &label)
-                    .map(drop),
-            };
+            let res = store.export_tree(&merged, out, &label).map(drop);
             if !was_mounted {
                 store.unmount(&id)?;
             }

@@ -52,8 +52,9 @@ pub use berth_state::VolumeRecord;
 pub use berth_storage::registry::{
     Credentials, ManifestFormat, Progress, ProgressFn, RegistryOptions,
 };
-pub use berth_storage::{Change, ImageInfo, SaveFormat};
+pub use berth_storage::{Change, ImageInfo, PathStat, SaveFormat};
 pub use berth_types::event::Event;
+pub use berth_types::state::{verdict, Op, Verdict};
 pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
 pub use check::CheckReport;
 pub use container::logs::{read_log, LogLine, LogOptions};

@@ -79,6 +79,34 @@ pub fn stat_in_root(root: &Path, path: &str, label: &str) -> Result<Option<PathK
     }
 }
 
+/// Size, permission/type bits and modification time of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathStat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Raw `st_mode` (file type and permission bits).
+    pub mode: u32,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// Nanoseconds part of the modification time.
+    pub mtime_nsec: i64,
+}
+
+/// Like [`stat_in_root`], with the details the Docker API's archive stat
+/// reports.
+pub fn path_stat_in_root(root: &Path, path: &str, label: &str) -> Result<Option<PathStat>> {
+    let Some(fd) = open_in_root(root, path, label)? else {
+        return Ok(None);
+    };
+    let st = rfs::fstat(&fd).map_err(|e| crate::storage_err(label, e))?;
+    Ok(Some(PathStat {
+        size: st.st_size as u64,
+        mode: st.st_mode,
+        mtime: st.st_mtime,
+        mtime_nsec: st.st_mtime_nsec as i64,
+    }))
+}
+
 fn not_found(path: &str, label: &str) -> Error {
     Error::new(
         ErrorKind::InvalidInput,

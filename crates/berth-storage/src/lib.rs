@@ -48,8 +48,8 @@ use serde::Serialize;
 
 pub use bundle_archive::{extract_archive, write_dir_archive};
 pub use copy::{
-    copy_dir_out, mkdir_in_root, pipe_tar, stat_in_root, tar_from_host, tar_from_root,
-    untar_in_root, PathKind,
+    copy_dir_out, mkdir_in_root, path_stat_in_root, pipe_tar, stat_in_root, tar_from_host,
+    tar_from_root, untar_in_root, PathKind, PathStat,
 };
 pub use extract::{extract_in_root, extract_layer, ExtractOptions};
 pub use gc::{disk_usage, Garbage, StagingGuard};

@@ -128,16 +128,10 @@ fn to_options(b: Body, name: Option<String>) -> ApiResult<CreateOptions> {
         ));
     }
     let _ = b.exposed_ports;
-    let restart = match h.restart_policy {
-        Some(p) => match p.name.as_str() {
-            "" | "no" => None,
-            "on-failure" if p.maximum_retry_count > 0 => {
-                Some(format!("on-failure:{}", p.maximum_retry_count))
-            }
-            other => Some(other.to_string()),
-        },
-        None => None,
-    };
+    let restart = h
+        .restart_policy
+        .and_then(|p| super::manage::restart_word(&p.name, p.maximum_retry_count))
+        .filter(|w| w != "no");
     let entrypoint = b.entrypoint.map(|e| {
         let v = e.into_vec();
         // `--entrypoint ""` arrives as [""]: reset to none.

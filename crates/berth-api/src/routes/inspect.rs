@@ -285,7 +285,13 @@ pub fn container_json(rt: &Runtime, rec: &ContainerRecord) -> ContainerJson {
             nano_cpus: c.resources.cpus.map(|x| (x * 1e9) as i64).unwrap_or(0),
             pids_limit: c.resources.pids_limit,
             log_config: LogConfig {
-                r#type: c.log_driver.clone(),
+                // Both file drivers are served by `/logs` in Docker's format;
+                // clients branch on "json-file" (docker-py's `run` only
+                // returns the output for it).
+                r#type: match c.log_driver.as_str() {
+                    "k8s-file" => "json-file".to_string(),
+                    other => other.to_string(),
+                },
                 config: BTreeMap::new(),
             },
             runtime: c.runtime.clone(),

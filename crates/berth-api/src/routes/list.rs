@@ -85,7 +85,7 @@ fn matches(rec: &ContainerRecord, key: &str, value: &str) -> ApiResult<bool> {
     })
 }
 
-fn entry(rec: &ContainerRecord) -> Value {
+pub fn entry(rec: &ContainerRecord) -> Value {
     let c = &rec.config;
     json!({
         "Id": c.id,
@@ -119,7 +119,9 @@ pub async fn list(State(st): State<AppState>, q: Query) -> ApiResult<Json<Vec<Va
     let mut out = Vec::new();
     for rec in &recs {
         let status_filtered = filters.iter().any(|(k, _)| k == "status" || k == "exited");
-        if !all && !status_filtered && docker_status(rec.state.state) != "running" {
+        // Paused containers still run: `docker ps` lists them.
+        let up = matches!(docker_status(rec.state.state), "running" | "paused");
+        if !all && !status_filtered && !up {
             continue;
         }
         // Values of one key are alternatives; different keys must all match.

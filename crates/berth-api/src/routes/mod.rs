@@ -1,12 +1,17 @@
 //! The router: one file per resource.
 
+mod archive;
+mod attach;
 mod containers;
 mod create;
+mod exec;
 mod images;
 mod inspect;
 mod list;
 mod logs;
+mod manage;
 mod system;
+mod volumes;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -99,12 +104,44 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/{id}/restart", post(containers::restart))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/resize", post(attach::resize))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/top", get(manage::top))
+        .route("/containers/{id}/stats", get(manage::stats))
+        .route("/containers/{id}/pause", post(manage::pause))
+        .route("/containers/{id}/unpause", post(manage::unpause))
+        .route("/containers/{id}/rename", post(manage::rename))
+        .route("/containers/{id}/update", post(manage::update))
+        .route("/containers/prune", post(manage::prune))
+        .route("/containers/{id}/changes", get(archive::changes))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/json", get(images::list))
+        .route("/images/get", get(images::get_many))
+        .route("/images/load", post(images::load))
+        .route("/images/prune", post(images::prune))
         .route(
             "/images/{*rest}",
-            get(images::inspect).delete(images::remove),
+            get(images::get_action)
+                .post(images::post_action)
+                .delete(images::remove),
         )
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
+        .route("/system/df", get(system::df))
         .fallback(not_found)
         .with_state(state)
 }

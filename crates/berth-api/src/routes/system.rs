@@ -258,6 +258,47 @@ pub async fn events(State(st): State<AppState>, q: Query) -> ApiResult<Response>
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
+/// `GET /system/df`: images, containers and volumes with their sizes as
+/// the docker CLI's `system df` reads them.
+pub async fn df(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    let (usage, images, containers, volumes) = st
+        .engine(|rt| {
+            let volumes = rt
+                .volumes()?
+                .into_iter()
+                .map(|v| Ok((rt.volume_users(&v.name)?.len(), v)))
+                .collect::<berth_core::Result<Vec<_>>>()?;
+            Ok((
+                rt.disk_usage()?,
+                rt.list_images()?,
+                rt.containers()?,
+                volumes,
+            ))
+        })
+        .await?;
+    let layers = usage
+        .iter()
+        .find(|u| u.kind == "Images")
+        .map_or(0, |u| u.size);
+    let images: Vec<Value> = images
+        .iter()
+        .map(|i| {
+            let n = containers
+                .iter()
+                .filter(|c| c.config.image_id == i.id)
+                .count();
+            super::images::summary(i, n)
+        })
+        .collect();
+    Ok(Json(json!({
+        "LayersSize": layers,
+        "Images": images,
+        "Containers": containers.iter().map(super::list::entry).collect::<Vec<_>>(),
+        "Volumes": volumes.iter().map(|(n, v)| super::volumes::docker_volume(v, Some(*n))).collect::<Vec<_>>(),
+        "BuildCache": [],
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

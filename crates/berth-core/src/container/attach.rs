@@ -77,6 +77,13 @@ impl AttachStream {
         Ok(AttachStream { sock, stdin_open })
     }
 
+    /// A handle that ends this stream's relay from another thread (a
+    /// client typing the detach keys): the relay sees the end of output
+    /// and returns; the container keeps running.
+    pub fn closer(&self) -> Result<RelayCloser> {
+        Ok(RelayCloser(self.sock.try_clone()?))
+    }
+
     /// Relay until the container's output ends: frames go to `stdout` or
     /// `stderr`, and (when the container keeps stdin open and `stdin` is
     /// given) bytes from `stdin` are sent on a helper thread; the end of
@@ -195,6 +202,31 @@ impl AttachStream {
             };
             let _ = out.write_all(&buf).and_then(|_| out.flush());
         }
+    }
+}
+
+/// Tell the monitor behind attach socket `path` that its terminal is now
+/// `rows` x `cols`, over a short framed connection of its own (a framed
+/// client that sends no stdin leaves stdin alone when it goes). For clients
+/// whose window size arrives out of band, as with the Docker API's resize.
+pub fn send_resize(path: &Path, rows: u16, cols: u16) -> Result<()> {
+    let mut sock = UnixStream::connect(path)
+        .map_err(|e| Error::io(format!("resizing through {}", path.display()), e))?;
+    let mut msg = attach_header(ATTACH_HELLO, 0).to_vec();
+    msg.extend_from_slice(&attach_header(ATTACH_RESIZE, 4));
+    msg.extend_from_slice(&rows.to_be_bytes());
+    msg.extend_from_slice(&cols.to_be_bytes());
+    sock.write_all(&msg)
+        .map_err(|e| Error::io(format!("resizing through {}", path.display()), e))
+}
+
+/// Ends a relay from outside; see [`AttachStream::closer`].
+pub struct RelayCloser(UnixStream);
+
+impl RelayCloser {
+    /// Disconnect from the monitor.
+    pub fn close(&self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Both);
     }
 }
 

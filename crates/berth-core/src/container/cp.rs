@@ -12,8 +12,8 @@
 
 use super::Container;
 use berth_storage::{
-    extract_layer, pipe_tar, stat_in_root, tar_from_host, tar_from_root, untar_in_root,
-    ExtractOptions, PathKind,
+    extract_layer, path_stat_in_root, pipe_tar, stat_in_root, tar_from_host, tar_from_root,
+    untar_in_root, ExtractOptions, PathKind, PathStat,
 };
 use berth_types::{Error, MountKind, Result};
 use std::io::{Read, Write};
@@ -152,6 +152,17 @@ impl Container<'_> {
                 base(&spath)
             };
             tar_from_root(&root, &spath, name.as_bytes(), out, &label)
+        })
+    }
+
+    /// Size, mode and modification time of `path` in the container
+    /// (symlinks followed inside it), `None` when nothing is there: the
+    /// Docker API's archive stat.
+    pub fn stat_path(&self, path: &str) -> Result<Option<PathStat>> {
+        let label = self.label();
+        self.with_rootfs(|rootfs| {
+            let (root, p) = self.copy_root(rootfs, path)?;
+            path_stat_in_root(&root, &p, &label)
         })
     }
 

@@ -106,6 +106,16 @@ impl<'r> Container<'r> {
         Ok(list)
     }
 
+    /// Record a session for `opts` without starting it (the Docker API's
+    /// exec create); [`Runtime::exec_start`] starts it. Returns its ID.
+    pub fn exec_create(&self, opts: &ExecOptions) -> Result<String> {
+        let c = self.lock()?;
+        c.check(Op::Exec)?;
+        let (s, _) = self.prepare_session(c.record(), opts, false)?;
+        self.rt.store.add_exec_session(&s)?;
+        Ok(s.id)
+    }
+
     /// Check, record and start a session under the container's lock, so a
     /// concurrent stop or remove cannot slip between the check and the start.
     fn exec_launch(
@@ -113,6 +123,25 @@ impl<'r> Container<'r> {
         opts: &ExecOptions,
         detach: bool,
     ) -> Result<(ExecSession, Option<AttachStream>)> {
+        let c = self.lock()?;
+        c.check(Op::Exec)?;
+        // Record how earlier sessions ended while we are here, so none
+        // stays "running" after its monitor is gone. Best effort.
+        let _ = self.exec_sessions();
+        let (mut s, files) = self.prepare_session(c.record(), opts, detach)?;
+        s.started_at = Some(jiff::Timestamp::now());
+        self.rt.store.add_exec_session(&s)?;
+        launch_session(self.rt, c.record(), &files, s, opts, detach)
+    }
+
+    /// Validate `opts`, write the session's `process.json` and build its
+    /// record (not stored yet).
+    fn prepare_session(
+        &self,
+        rec: &ContainerRecord,
+        opts: &ExecOptions,
+        detach: bool,
+    ) -> Result<(ExecSession, SessionFiles)> {
         if opts.command.is_empty() {
             return Err(Error::invalid("exec requires a command to run"));
         }
@@ -122,14 +151,7 @@ impl<'r> Container<'r> {
                 opts.workdir
             )));
         }
-        let c = self.lock()?;
-        c.check(Op::Exec)?;
-        // Record how earlier sessions ended while we are here, so none
-        // stays "running" after its monitor is gone. Best effort.
-        let _ = self.exec_sessions();
         let rt = self.rt;
-        let rec = c.record();
-        let name = rec.config.name.clone();
         let sid = crate::names::random_id();
         let files = SessionFiles::new(rt, &self.id, &sid);
         for d in [&files.dir, &files.socket.with_file_name("")] {
@@ -143,7 +165,7 @@ impl<'r> Container<'r> {
         });
         if let Err(e) = written {
             files.remove();
-            return Err(e.with_subject(name));
+            return Err(e.with_subject(rec.config.name.clone()));
         }
         let mut s = ExecSession::new(sid, self.id.clone(), opts.command.clone());
         s.user = opts.user.clone();
@@ -153,34 +175,45 @@ impl<'r> Container<'r> {
         s.interactive = opts.interactive;
         s.tty = opts.tty;
         s.detached = detach;
-        rt.store.add_exec_session(&s)?;
-        let started = jiff::Timestamp::now();
-        let launched = start_exec_monitor(rt, rec, &files, opts, detach).and_then(|pending| {
-            let stream = if detach {
-                None
-            } else {
-                Some(AttachStream::connect(&files.socket, opts.interactive)?)
-            };
-            Ok((pending.wait_ready()?, stream))
-        });
-        match launched {
-            Ok((msg, stream)) => {
-                s.state = ExecState::Running;
-                s.pid = msg.pid;
-                s.monitor_pid = msg.monitor_pid;
-                s.started_at = Some(started);
-                rt.store.save_exec_session(&s)?;
-                Ok((s, stream))
-            }
-            Err(e) => {
-                s.state = ExecState::Exited;
-                s.exit_code = Some(e.exit_code());
-                s.finished_at = Some(jiff::Timestamp::now());
-                s.error = e.message.clone();
-                let _ = rt.store.save_exec_session(&s);
-                files.remove();
-                Err(e)
-            }
+        Ok((s, files))
+    }
+}
+
+/// Start the monitor of recorded session `s` (its `started_at` set) and
+/// record the outcome; with `detach` false the returned stream was
+/// connected before the process started.
+fn launch_session(
+    rt: &Runtime,
+    rec: &ContainerRecord,
+    files: &SessionFiles,
+    mut s: ExecSession,
+    opts: &ExecOptions,
+    detach: bool,
+) -> Result<(ExecSession, Option<AttachStream>)> {
+    let launched = start_exec_monitor(rt, rec, files, opts, detach).and_then(|pending| {
+        let stream = if detach {
+            None
+        } else {
+            Some(AttachStream::connect(&files.socket, opts.interactive)?)
+        };
+        Ok((pending.wait_ready()?, stream))
+    });
+    match launched {
+        Ok((msg, stream)) => {
+            s.state = ExecState::Running;
+            s.pid = msg.pid;
+            s.monitor_pid = msg.monitor_pid;
+            rt.store.save_exec_session(&s)?;
+            Ok((s, stream))
+        }
+        Err(e) => {
+            s.state = ExecState::Exited;
+            s.exit_code = Some(e.exit_code());
+            s.finished_at = Some(jiff::Timestamp::now());
+            s.error = e.message.clone();
+            let _ = rt.store.save_exec_session(&s);
+            files.remove();
+            Err(e)
         }
     }
 }
@@ -194,6 +227,60 @@ impl Runtime {
             save_synced(self, &s)?;
         }
         Ok(s)
+    }
+
+    /// Session `session_id` if [`Runtime::exec_start`] would start it now
+    /// (never started, its container running); the error it would give
+    /// otherwise. Lets a client be answered before the start (the Docker
+    /// API hands over the connection first, then starts the process).
+    pub fn exec_startable(&self, session_id: &str) -> Result<ExecSession> {
+        let s = self.exec_session(session_id)?;
+        if s.started_at.is_some() || s.state != ExecState::Created {
+            return Err(Error::new(
+                ErrorKind::InUse,
+                format!("exec session {} has already been started", &s.id[..12]),
+            ));
+        }
+        let rec = self.lookup(&s.container_id)?.inspect_record()?;
+        berth_types::check_op(Op::Exec, rec.state.state, &rec.config.name)?;
+        Ok(s)
+    }
+
+    /// Start session `session_id` recorded by [`Container::exec_create`]:
+    /// in the background with `detach`, else with a client attached from
+    /// the first byte (relay the stream, then [`Runtime::exec_wait`]).
+    /// A session starts once; its container must be running.
+    pub fn exec_start(&self, session_id: &str, detach: bool) -> Result<Option<AttachStream>> {
+        let s = self.exec_startable(session_id)?;
+        let ctr = self.lookup(&s.container_id)?;
+        let c = ctr.lock()?;
+        c.check(Op::Exec)?;
+        let opts = ExecOptions {
+            command: s.command.clone(),
+            env: s.env.clone(),
+            user: s.user.clone(),
+            workdir: s.workdir.clone(),
+            privileged: s.privileged,
+            interactive: s.interactive,
+            tty: s.tty,
+        };
+        let files = SessionFiles::new(self, &s.container_id, &s.id);
+        let mut s = s;
+        s.detached = detach;
+        s.started_at = Some(jiff::Timestamp::now());
+        Ok(launch_session(self, c.record(), &files, s, &opts, detach)?.1)
+    }
+
+    /// Set the window size of exec session `session_id`'s terminal.
+    pub fn exec_resize(&self, session_id: &str, rows: u16, cols: u16) -> Result<()> {
+        let s = self.exec_session(session_id)?;
+        if s.state != ExecState::Running {
+            return Err(Error::new(
+                ErrorKind::InUse,
+                format!("exec session {} is not running", &s.id[..12]),
+            ));
+        }
+        super::attach::send_resize(&self.paths.attach_socket(&s.id), rows, cols)
     }
 
     /// Block until exec session `session_id` has ended and return its exit
@@ -239,7 +326,11 @@ fn sync_session(rt: &Runtime, s: &mut ExecSession) -> bool {
         return false;
     }
     if s.monitor_pid == 0 {
-        let age = jiff::Timestamp::now().duration_since(s.created);
+        // Created through the API and not started: it waits for a start.
+        let Some(started) = s.started_at else {
+            return false;
+        };
+        let age = jiff::Timestamp::now().duration_since(started);
         if age < jiff::SignedDuration::try_from(START_GRACE).unwrap_or_default() {
             return false;
         }

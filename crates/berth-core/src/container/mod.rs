@@ -100,6 +100,20 @@ impl<'r> Container<'r> {
         stream.ok_or_else(|| berth_types::Error::internal("attached launch returned no stream"))
     }
 
+    /// After a failed start: remove the container if it was created with
+    /// `--rm` (Docker's `AutoRemove`), so nothing is left behind and
+    /// clients waiting for its removal return. Best effort.
+    pub fn discard_if_auto_remove(&self) {
+        let auto_remove = self
+            .rt
+            .store
+            .get(&self.id)
+            .is_ok_and(|r| r.config.auto_remove);
+        if auto_remove {
+            let _ = self.remove(true, None);
+        }
+    }
+
     /// Attach to a running container's output (and stdin if it keeps it open).
     pub fn attach(&self) -> Result<AttachStream> {
         let c = self.lock()?;
@@ -108,6 +122,14 @@ impl<'r> Container<'r> {
             &self.rt.paths.attach_socket(&self.id),
             c.record().config.stdin,
         )
+    }
+
+    /// Set the window size of the container's terminal (no-op for the
+    /// monitor when the container has none).
+    pub fn resize_tty(&self, rows: u16, cols: u16) -> Result<()> {
+        let c = self.lock()?;
+        c.check(Op::Attach)?;
+        attach::send_resize(&self.rt.paths.attach_socket(&self.id), rows, cols)
     }
 
     /// Stop with the container's own stop timeout.
@@ -150,18 +172,26 @@ impl<'r> Container<'r> {
         Ok(())
     }
 
+    /// The record, or `Err(code)` when the container was removed meanwhile
+    /// (`--rm` and the monitor's cleanup): the store keeps the last exit
+    /// code of removed containers.
+    fn record_or_exit_code(&self) -> Result<std::result::Result<ContainerRecord, i32>> {
+        match self.inspect_record() {
+            Ok(rec) => Ok(Ok(rec)),
+            Err(e) if e.kind == ErrorKind::NoSuchContainer => {
+                Ok(Err(self.rt.store.removed_exit_code(&self.id)?.ok_or(e)?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Block until the container is not running and return its exit code.
     pub fn wait_for_exit(&self) -> Result<i32> {
         let mut pause = Duration::from_micros(500);
         loop {
-            let rec = match self.inspect_record() {
+            let rec = match self.record_or_exit_code()? {
                 Ok(rec) => rec,
-                // Removed meanwhile (`--rm` and the monitor's cleanup): the
-                // store keeps the last exit code of removed containers.
-                Err(e) if e.kind == ErrorKind::NoSuchContainer => {
-                    return self.rt.store.removed_exit_code(&self.id)?.ok_or(e);
-                }
-                Err(e) => return Err(e),
+                Err(code) => return Ok(code),
             };
             let active = rec.state.state.is_active()
                 || rec.state.state == berth_types::ContainerState::Created;
@@ -176,6 +206,41 @@ impl<'r> Container<'r> {
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Block until the container's next run has ended and return its exit
+    /// code. `started_before` is the start time the caller last saw
+    /// (`state.started_at` of a record it read): a run that began after it
+    /// counts even if it started and ended between two looks; a container
+    /// that has not started since (Docker's `run` waits before it starts)
+    /// is waited for to start first, for as long as `keep_waiting` says
+    /// (a client that went away stops it with an error).
+    pub fn wait_next_exit(
+        &self,
+        started_before: Option<jiff::Timestamp>,
+        keep_waiting: &dyn Fn() -> bool,
+    ) -> Result<i32> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if !keep_waiting() {
+                return Err(berth_types::Error::internal(format!(
+                    "gave up waiting for container {} to start",
+                    self.id
+                )));
+            }
+            let rec = match self.record_or_exit_code()? {
+                Ok(rec) => rec,
+                Err(code) => return Ok(code),
+            };
+            if rec.state.state.is_active() {
+                return self.wait_for_exit();
+            }
+            if rec.state.started_at != started_before {
+                return Ok(rec.state.exit_code.unwrap_or(0));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
         }
     }
 

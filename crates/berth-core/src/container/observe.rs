@@ -430,6 +430,17 @@ impl<'r> Container<'r> {
         self.rt.store.save_config(&self.id, &cfg)
     }
 
+    /// Change the restart policy (`update --restart`; Podman's syntax,
+    /// e.g. `on-failure:3`); it applies from the next exit on.
+    pub fn set_restart_policy(&self, policy: &str) -> Result<()> {
+        let policy = berth_types::RestartPolicy::parse(policy)?;
+        let c = self.lock()?;
+        c.check(Op::Update)?;
+        let mut cfg = c.record().config.clone();
+        cfg.restart_policy = policy;
+        self.rt.store.save_config(&self.id, &cfg)
+    }
+
     /// Block until the container is in one of `states` (polling every
     /// `interval`). Returns the exit code when the condition is an exit,
     /// else -1 (what Podman prints).

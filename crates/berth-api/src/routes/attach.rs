@@ -1,0 +1,212 @@
+//! `POST /containers/{id}/attach` (hijacked) and `/resize`, and the start
+//! side of attaching before the start (what `docker run` does).
+
+use super::{qbool, qnum, Query};
+use crate::error::{ApiError, ApiResult};
+use crate::hijack::{Hijack, Pipes};
+use crate::state::{AppState, Waiting};
+use crate::stream::{STDERR, STDOUT};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use berth_core::container::attach::{parse_detach_keys, DEFAULT_DETACH_KEYS};
+use berth_core::{read_log, AttachStream, Container, ContainerState, LogOptions};
+use std::io::Write;
+use std::time::Duration;
+
+/// Which streams a client attaches (`stdin`, `stdout`, `stderr`).
+#[derive(Clone, Copy)]
+pub struct Wanted {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+/// Relay `stream` to the client's pipes on the blocking pool; returns when
+/// the process's output ended, the client went, or it typed `detach_keys`
+/// (then true).
+pub async fn relay(
+    stream: AttachStream,
+    mut pipes: Pipes,
+    want: Wanted,
+    detach_keys: Vec<u8>,
+) -> bool {
+    let detached = match stream.closer() {
+        Ok(closer) => pipes.input.detach_on(detach_keys, closer),
+        Err(_) => Default::default(),
+    };
+    let _ = tokio::task::spawn_blocking(move || {
+        let mut out = pipes.output.writer(STDOUT, want.stdout);
+        let mut err = pipes.output.writer(STDERR, want.stderr);
+        let _ = stream.relay(want.stdin.then_some(pipes.input), &mut out, &mut err);
+    })
+    .await;
+    detached.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Where an attach gets its stream from.
+enum Source {
+    /// Connected now (the container is running or created in the runtime).
+    Now(AttachStream),
+    /// Handed over by the start (or found by polling if someone else starts it).
+    AtStart(Waiting),
+    /// `stream=0`: logs only.
+    None,
+}
+
+/// `?stream=1&stdin=1&stdout=1&stderr=1&logs=1`.
+pub async fn attach(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+    hijack: Hijack,
+) -> ApiResult<Response> {
+    let want = Wanted {
+        stdin: qbool(&q, "stdin")?,
+        stdout: qbool(&q, "stdout")?,
+        stderr: qbool(&q, "stderr")?,
+    };
+    let (stream, logs) = (qbool(&q, "stream")?, qbool(&q, "logs")?);
+    let keys = detach_keys(&q)?;
+    let (full_id, tty, state, log_path) = st
+        .engine(move |rt| {
+            let c = rt.lookup(&id)?;
+            let rec = c.inspect_record()?;
+            Ok((
+                c.id().to_string(),
+                rec.config.tty,
+                rec.state.state,
+                c.log_path(),
+            ))
+        })
+        .await?;
+    let source = if !stream {
+        Source::None
+    } else if matches!(
+        state,
+        ContainerState::Configured | ContainerState::Exited | ContainerState::Stopped
+    ) {
+        Source::AtStart(st.waiters.register(&full_id))
+    } else {
+        // Running or created: attach now; any other state is refused by
+        // the state table with its reason.
+        let id = full_id.clone();
+        Source::Now(st.engine(move |rt| rt.lookup(&id)?.attach()).await?)
+    };
+    Ok(hijack.serve(tty, move |pipes| async move {
+        if logs {
+            let out = pipes.output.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let (mut o, mut e) = (
+                    out.writer(STDOUT, want.stdout),
+                    out.writer(STDERR, want.stderr),
+                );
+                let opts = LogOptions::default();
+                read_log(
+                    &log_path,
+                    &opts,
+                    || false,
+                    |l| {
+                        let w: &mut dyn Write = if l.stderr { &mut e } else { &mut o };
+                        let nl: &[u8] = if l.partial { b"" } else { b"\n" };
+                        w.write_all(&[l.content.as_bytes(), nl].concat())
+                    },
+                )
+            })
+            .await;
+        }
+        let stream = match source {
+            Source::Now(s) => s,
+            Source::None => return,
+            Source::AtStart(w) => match wait_for_start(&st, &full_id, w, &pipes, want).await {
+                Some(s) => s,
+                None => return,
+            },
+        };
+        relay(stream, pipes, want, keys).await;
+    }))
+}
+
+/// Wait for the start to hand over the stream. A container started by
+/// someone else (the CLI) is noticed by polling and attached to then.
+async fn wait_for_start(
+    st: &AppState,
+    id: &str,
+    mut w: Waiting,
+    pipes: &Pipes,
+    want: Wanted,
+) -> Option<AttachStream> {
+    loop {
+        tokio::select! {
+            s = &mut w.stream => return s.ok(),
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+        // A client without stdin never half-closes: its end means it left.
+        let left = !want.stdin && pipes.client_done.load(std::sync::atomic::Ordering::SeqCst);
+        if left || pipes.output.is_closed() {
+            st.waiters.withdraw(id, w.ticket);
+            return None;
+        }
+        let cid = id.to_string();
+        let running = st
+            .engine(move |rt| Ok(rt.lookup(&cid)?.inspect_record()?.state.state.is_active()))
+            .await;
+        match running {
+            Ok(true) if st.waiters.withdraw(id, w.ticket) => {
+                let cid = id.to_string();
+                return st.engine(move |rt| rt.lookup(&cid)?.attach()).await.ok();
+            }
+            Ok(_) => {}
+            Err(_) => {
+                st.waiters.withdraw(id, w.ticket);
+                return None;
+            }
+        }
+    }
+}
+
+/// Start `c` for `POST /start`, handing the stream to clients that attached
+/// before the start: the first gets the stream connected before the process
+/// runs, any others attach right after.
+pub fn start_with_waiters(st: &AppState, c: &Container<'_>) -> berth_core::Result<()> {
+    let mut waiting = st.waiters.take_all(c.id()).into_iter();
+    let Some(first) = waiting.next() else {
+        return c.start();
+    };
+    let _ = first.send(c.start_and_attach()?);
+    for tx in waiting {
+        if let Ok(s) = c.attach() {
+            let _ = tx.send(s);
+        }
+    }
+    Ok(())
+}
+
+/// `POST /containers/{id}/resize?h=ROWS&w=COLS`.
+pub async fn resize(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let (rows, cols) = size(&q)?;
+    st.engine(move |rt| rt.lookup(&id)?.resize_tty(rows, cols))
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+/// Docker's `detachKeys` (Podman's syntax, the default ctrl-p,ctrl-q).
+pub fn detach_keys(q: &std::collections::HashMap<String, String>) -> ApiResult<Vec<u8>> {
+    let spec = q
+        .get("detachKeys")
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_DETACH_KEYS);
+    Ok(parse_detach_keys(spec)?)
+}
+
+/// Docker's `h` and `w` query parameters.
+pub fn size(q: &std::collections::HashMap<String, String>) -> ApiResult<(u16, u16)> {
+    match (qnum::<u16>(q, "h")?, qnum::<u16>(q, "w")?) {
+        (Some(h), Some(w)) => Ok((h, w)),
+        _ => Err(ApiError::bad_request("resize needs h and w")),
+    }
+}
