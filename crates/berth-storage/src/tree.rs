@@ -239,8 +239,13 @@ impl<W: Write> TarWalk<'_, W> {
                 self.put(&mut h, path, io::BufReader::with_capacity(cap, data))
             }
             FileType::Symlink => {
-                let target =
-                    rfs::readlinkat(dir, name, Vec::new()).map_err(|e| self.err(path, e))?;
+                let target = match rfs::readlinkat(dir, name, Vec::new()) {
+                    Ok(t) => t,
+                    // No longer a symlink (EINVAL) or gone: swapped while we
+                    // walk, like the file case; skip it.
+                    Err(Errno::INVAL) | Err(Errno::NOENT) => return Ok(()),
+                    Err(e) => return Err(self.err(path, e)),
+                };
                 let mut h = header(st, EntryType::Symlink);
                 self.b
                     .append_link(
