@@ -10,6 +10,7 @@ mod cmd_health;
 mod cmd_image;
 mod cmd_network;
 mod cmd_observe;
+mod cmd_pod;
 mod cmd_ps;
 mod cmd_service;
 mod cmd_system;
@@ -124,6 +125,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd_network::NetworkCommand,
     },
+    /// Manage pods.
+    Pod {
+        #[command(subcommand)]
+        command: cmd_pod::PodCommand,
+    },
     /// Show and stream lifecycle events.
     Events(cmd_events::EventsArgs),
     /// Load images from an archive.
@@ -232,6 +238,7 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Inspect(a) => cmd_container::inspect(&rt, a),
         Command::Container { command } => cmd_container::container(&rt, command),
         Command::Network { command } => cmd_network::network(&rt, command),
+        Command::Pod { command } => cmd_pod::pod(&rt, command),
         Command::Events(a) => cmd_events::events(&rt, a),
         Command::Cp(a) => cmd_cp::cp(&rt, a),
         Command::Mount(a) => cmd_cp::mount(&rt, a),
