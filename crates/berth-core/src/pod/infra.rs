@@ -70,7 +70,8 @@ pub(super) fn create_infra(
         .network
         .clone()
         .or_else(|| (!opts.publish.is_empty()).then(|| "bridge".to_string()));
-    let share_net = pod.shares("net");
+    // (`pod.shares` is false until the infra ID is recorded.)
+    let share_net = pod.share.iter().any(|s| s == "net");
     let create = CreateOptions {
         image: PAUSE_IMAGE.into(),
         name: Some(format!("{}-infra", &pod.id[..12])),
