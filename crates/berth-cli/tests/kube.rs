@@ -173,6 +173,8 @@ fn play_generate_down_play_round_trip() {
     assert!(body.unwrap().contains("hello-blue"));
     env.ok(&["kube", "down", gen_file]);
     assert_eq!(env.ok(&["ps", "-aq"]), "");
+    // The emptyDir (anonymous) volumes went with the pod; the PVC stays.
+    assert_eq!(env.ok(&["volume", "ls", "-q"]), "kdata");
     env.ok(&["network", "rm", &net]);
 }
 

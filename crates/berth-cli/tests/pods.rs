@@ -128,6 +128,9 @@ fn members_talk_over_loopback_and_share_ipc_and_uts() {
     }
     assert_ne!(ns("web", "pid"), ns("other", "pid"));
 
+    let in_pod = env.ok(&["ps", "--filter", "pod=p1", "--format", "{{.Names}}"]);
+    assert_eq!(in_pod.lines().count(), 3, "{in_pod}");
+    assert_eq!(env.ok(&["ps", "--filter", "pod=nope", "-q"]), "");
     let doc = env.berth(&["pod", "inspect", "p1"]).json();
     assert_eq!(doc["Name"], "p1");
     assert_eq!(doc["Id"], id.as_str());

@@ -175,9 +175,14 @@ fn remove_rec(
         remove_rec(rt, &d, force, timeout, removed, path)?;
     }
     path.pop();
+    let cfg = rt.store.get(id).ok().map(|r| r.config);
     match Container::new(rt, id.to_string()).remove_unchecked(force, timeout) {
         Err(e) if e.kind == ErrorKind::NoSuchContainer => {}
         r => r?,
+    }
+    // Pod members' anonymous volumes (kube's emptyDir) go with them.
+    if let Some(cfg) = cfg.filter(|c| c.pod.pod_id.is_some()) {
+        crate::volumes::remove_anonymous(rt, &cfg)?;
     }
     removed.push(id.to_string());
     Ok(())
