@@ -117,6 +117,9 @@ pub struct RmArgs {
     /// Do not error on missing containers.
     #[arg(short = 'i', long)]
     pub ignore: bool,
+    /// Remove the containers that depend on it first.
+    #[arg(long)]
+    pub depend: bool,
     #[command(flatten)]
     pub targets: Targets,
 }
@@ -529,6 +532,16 @@ pub fn rm(rt: &Runtime, a: &RmArgs) -> Exit {
     }
     let mut outcome = Outcome::default();
     for (given, c) in resolve(rt, &a.targets, a.all) {
+        if a.depend {
+            match c
+                .and_then(|c| berth_core::deps::remove_with_dependents(rt, c.id(), a.force, a.time))
+            {
+                Ok(ids) => ids.iter().for_each(|id| println!("{id}")),
+                Err(e) if (a.force || a.ignore) && e.kind == ErrorKind::NoSuchContainer => {}
+                Err(e) => outcome.error(&e),
+            }
+            continue;
+        }
         match c.and_then(|c| rt.remove_container(&c, a.force, a.time, a.volumes)) {
             Ok(()) => println!("{given}"),
             // Podman: `rm -f` (or -i) of something that is not there is quiet success.

@@ -63,6 +63,8 @@ pub(crate) fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, Strin
         }
         "name" => name_matches(value, &rec.config.name),
         "id" => rec.config.id.starts_with(value),
+        // `ps` resolves pod names to full IDs before filtering.
+        "pod" => rec.config.pod.pod_id.as_deref() == Some(value),
         "label" => match value.split_once('=') {
             Some((k, v)) => rec.config.labels.get(k).is_some_and(|x| x == v),
             None => rec.config.labels.contains_key(value),
@@ -88,7 +90,7 @@ pub(crate) fn matches(rec: &ContainerRecord, filter: &str) -> Result<bool, Strin
         }
         _ => {
             return Err(format!(
-                "invalid filter {key:?}: supported are status, name, id, label, ancestor, exited, health, restart-policy"
+                "invalid filter {key:?}: supported are status, name, id, pod, label, ancestor, exited, health, restart-policy"
             ))
         }
     })
@@ -215,13 +217,21 @@ pub fn ps(rt: &Runtime, a: &PsArgs) -> Exit {
         Err(e) => return fail(&e),
     };
     let show_all = a.all || a.latest || a.last.is_some() || !a.filter.is_empty();
+    let filters: Vec<String> = a
+        .filter
+        .iter()
+        .map(|f| match f.strip_prefix("pod=") {
+            Some(p) => format!("pod={}", rt.pod(p).map(|p| p.id).unwrap_or_default()),
+            None => f.clone(),
+        })
+        .collect();
     let mut kept = Vec::new();
     for rec in list.drain(..) {
         if !show_all && !rec.state.state.is_active() {
             continue;
         }
         let mut ok = true;
-        for f in &a.filter {
+        for f in &filters {
             match matches(&rec, f) {
                 Ok(m) => ok &= m,
                 Err(msg) => {

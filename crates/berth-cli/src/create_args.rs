@@ -115,6 +115,12 @@ pub struct CreateArgs {
     pub entrypoint: Option<String>,
     #[command(flatten)]
     pub net: NetArgs,
+    /// Join a pod (`NAME`) or create one (`new:NAME`).
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// Containers to start before this one (`CTR[,CTR]`).
+    #[arg(long)]
+    pub requires: Vec<String>,
     /// The image to create the container from.
     pub image: String,
     /// Command and arguments.
@@ -180,6 +186,8 @@ impl CreateArgs {
                 on_failure: self.health_on_failure.clone(),
             },
             net: self.net.to_options(),
+            pod: self.pod.clone(),
+            requires: self.requires.clone(),
         })
         .and_then(|o| {
             // Validated now so a typo fails at create time; carried into

@@ -8,8 +8,10 @@ mod cmd_events;
 mod cmd_exec;
 mod cmd_health;
 mod cmd_image;
+mod cmd_kube;
 mod cmd_network;
 mod cmd_observe;
+mod cmd_pod;
 mod cmd_ps;
 mod cmd_registry;
 mod cmd_service;
@@ -124,6 +126,21 @@ enum Command {
     Network {
         #[command(subcommand)]
         command: cmd_network::NetworkCommand,
+    },
+    /// Manage pods.
+    Pod {
+        #[command(subcommand)]
+        command: cmd_pod::PodCommand,
+    },
+    /// Play or tear down Kubernetes YAML.
+    Kube {
+        #[command(subcommand)]
+        command: cmd_kube::KubeCommand,
+    },
+    /// Generate Kubernetes YAML.
+    Generate {
+        #[command(subcommand)]
+        command: cmd_kube::GenerateCommand,
     },
     /// Show and stream lifecycle events.
     Events(cmd_events::EventsArgs),
@@ -245,6 +262,9 @@ fn dispatch(cli: &Cli) -> Exit {
         Command::Inspect(a) => cmd_container::inspect(&rt, a),
         Command::Container { command } => cmd_container::container(&rt, command),
         Command::Network { command } => cmd_network::network(&rt, command),
+        Command::Pod { command } => cmd_pod::pod(&rt, command),
+        Command::Kube { command } => cmd_kube::kube(&rt, command),
+        Command::Generate { command } => cmd_kube::generate(&rt, command),
         Command::Events(a) => cmd_events::events(&rt, a),
         Command::Cp(a) => cmd_cp::cp(&rt, a),
         Command::Mount(a) => cmd_cp::mount(&rt, a),

@@ -79,6 +79,10 @@ pub struct CreateOptions {
     pub health: crate::container::health::HealthOptions,
     /// `--network`, `-p`, `-P`, `--dns`... (see `crate::network`).
     pub net: crate::network::NetOptions,
+    /// `--pod NAME` or `--pod new:NAME`.
+    pub pod: Option<String>,
+    /// `--requires CTR[,CTR]`.
+    pub requires: Vec<String>,
 }
 
 /// The parts of an image's configuration a container is built from.
@@ -539,6 +543,9 @@ pub fn build_config(
         restart_policy,
         healthcheck: crate::container::health::resolve(&opts.health, image.healthcheck.as_ref())?,
         net: crate::network::build_net_config(&opts.net, &image.exposed)?,
+        pod: Default::default(),
+        // Names as given; `create_container` resolves them to IDs.
+        requires: opts.requires.clone(),
     })
 }
 

@@ -76,6 +76,8 @@ impl Runtime {
         };
         let mut config = build_config(opts, &defaults, resolved)?;
         self.resolve_net_config(&mut config)?;
+        crate::pod::join_pod(self, opts, &mut config)?;
+        crate::deps::resolve_requires(self, &mut config)?;
         // Named volumes it asks for that do not exist yet are created now,
         // and removed again if the create fails.
         let new_volumes = crate::volumes::prepare_mounts(self, &mut config)?;

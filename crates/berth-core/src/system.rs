@@ -145,10 +145,13 @@ impl Runtime {
             }
             match self.lookup(&rec.config.id)?.remove(false, None) {
                 Ok(()) => out.push(rec.config.id),
+                // InUse: another container depends on it (a pod's infra).
                 Err(e)
                     if matches!(
                         e.kind,
-                        ErrorKind::NoSuchContainer | ErrorKind::StateImproper { .. }
+                        ErrorKind::NoSuchContainer
+                            | ErrorKind::StateImproper { .. }
+                            | ErrorKind::InUse
                     ) => {}
                 Err(e) => return Err(e),
             }

@@ -40,6 +40,8 @@ fn record(i: usize) -> ContainerRecord {
             healthcheck: None,
             restart_policy: Default::default(),
             net: Default::default(),
+            pod: Default::default(),
+            requires: vec![],
         },
         state: RuntimeState::default(),
     }

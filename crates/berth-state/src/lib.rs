@@ -17,6 +17,7 @@
 mod lookup;
 mod mem;
 mod networks;
+mod pods;
 mod schema;
 mod sqlite;
 mod volumes;
@@ -28,6 +29,7 @@ use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result
 pub use lookup::resolve;
 pub use mem::MemStore;
 pub use networks::{network_conflict, network_exists, no_such_network};
+pub use pods::{no_such_pod, pod_exists};
 pub use sqlite::SqliteStore;
 pub use volumes::{no_such_volume, validate_volume_name, volume_exists, VolumeRecord};
 
@@ -153,6 +155,26 @@ pub trait StateStore: Send + Sync {
     /// Free the addresses container `container_id` holds, on `network`
     /// only or on every network. Freeing nothing is not an error.
     fn ipam_release(&self, container_id: &str, network: Option<&str>) -> Result<()>;
+
+    /// Store a new pod ([`ErrorKind::NameInUse`] when the name is taken).
+    fn add_pod(&self, pod: &berth_types::pod::PodRecord) -> Result<()>;
+
+    /// The pod with the full ID `id` (see [`no_such_pod`] otherwise).
+    fn get_pod(&self, id: &str) -> Result<berth_types::pod::PodRecord>;
+
+    /// Replace a stored pod (same ID and name).
+    fn save_pod(&self, pod: &berth_types::pod::PodRecord) -> Result<()>;
+
+    /// Delete pod `id`.
+    fn remove_pod(&self, id: &str) -> Result<()>;
+
+    /// Every pod, oldest first.
+    fn list_pods(&self) -> Result<Vec<berth_types::pod::PodRecord>>;
+
+    /// Resolve a pod name, full ID or unique ID prefix to its full ID.
+    fn lookup_pod(&self, name_or_id: &str) -> Result<String> {
+        pods::lookup_pod(name_or_id, &self.list_pods()?)
+    }
 
     /// Problems found by a full consistency check of the store; empty when
     /// healthy (`berth system check`).

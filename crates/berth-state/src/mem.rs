@@ -32,6 +32,8 @@ struct Inner {
     networks: std::collections::BTreeMap<String, berth_types::net::Network>,
     /// Allocations: (network, ip) → container ID.
     ipam: std::collections::BTreeMap<(String, String), String>,
+    /// Pods in insertion order (creation order for the engine).
+    pods: Vec<berth_types::pod::PodRecord>,
     /// Insertion counter: the tie-break for equal creation times, like
     /// SQLite's rowid.
     next_seq: u64,
@@ -116,6 +118,56 @@ impl StateStore for MemStore {
 
     fn list_volumes(&self) -> Result<Vec<crate::VolumeRecord>> {
         Ok(self.inner().volumes.values().cloned().collect())
+    }
+
+    fn add_pod(&self, pod: &berth_types::pod::PodRecord) -> Result<()> {
+        crate::pods::validate_pod(pod)?;
+        let mut inner = self.inner();
+        if inner.pods.iter().any(|p| p.name == pod.name) {
+            return Err(crate::pod_exists(&pod.name));
+        }
+        if inner.pods.iter().any(|p| p.id == pod.id) {
+            return Err(Error::internal(format!("pod ID {} already exists", pod.id)));
+        }
+        inner.pods.push(pod.clone());
+        inner.pods.sort_by_key(|p| p.created);
+        Ok(())
+    }
+
+    fn get_pod(&self, id: &str) -> Result<berth_types::pod::PodRecord> {
+        self.inner()
+            .pods
+            .iter()
+            .find(|p| p.id == id)
+            .cloned()
+            .ok_or_else(|| crate::no_such_pod(id))
+    }
+
+    fn save_pod(&self, pod: &berth_types::pod::PodRecord) -> Result<()> {
+        let mut inner = self.inner();
+        match inner
+            .pods
+            .iter_mut()
+            .find(|p| p.id == pod.id && p.name == pod.name)
+        {
+            Some(p) => *p = pod.clone(),
+            None => return Err(crate::no_such_pod(&pod.id)),
+        }
+        Ok(())
+    }
+
+    fn remove_pod(&self, id: &str) -> Result<()> {
+        let mut inner = self.inner();
+        let before = inner.pods.len();
+        inner.pods.retain(|p| p.id != id);
+        if inner.pods.len() == before {
+            return Err(crate::no_such_pod(id));
+        }
+        Ok(())
+    }
+
+    fn list_pods(&self) -> Result<Vec<berth_types::pod::PodRecord>> {
+        Ok(self.inner().pods.clone())
     }
 
     fn add_network(&self, network: &berth_types::net::Network) -> Result<()> {

@@ -10,7 +10,6 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// Ordered migrations; the schema version is the number applied.
 ///
-/// Planned next versions: pods.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // v1: containers. `created` is nanoseconds since the epoch (orders
     // `ps` and picks `--latest`); `state` is the state word for cheap
@@ -66,6 +65,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (network, ip)
     );
     CREATE INDEX ipam_by_container ON ipam (container_id);",
+    // v6: pods. Members are containers whose config names the pod; the
+    // record is JSON, the name unique among pods.
+    "CREATE TABLE pods (
+        id       TEXT PRIMARY KEY NOT NULL,
+        name     TEXT NOT NULL UNIQUE,
+        created  INTEGER NOT NULL,
+        pod_json TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes and understands.

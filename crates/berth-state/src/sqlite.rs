@@ -1,6 +1,7 @@
 //! The SQLite-backed [`StateStore`].
 
 mod net;
+mod pod;
 mod vol;
 
 use crate::lookup::hex_prefix_range;
@@ -488,6 +489,26 @@ impl StateStore for SqliteStore {
 
     fn list_volumes(&self) -> Result<Vec<crate::VolumeRecord>> {
         self.list_volumes_impl()
+    }
+
+    fn add_pod(&self, pod: &berth_types::pod::PodRecord) -> Result<()> {
+        self.add_pod_impl(pod)
+    }
+
+    fn get_pod(&self, id: &str) -> Result<berth_types::pod::PodRecord> {
+        self.get_pod_impl(id)
+    }
+
+    fn save_pod(&self, pod: &berth_types::pod::PodRecord) -> Result<()> {
+        self.save_pod_impl(pod)
+    }
+
+    fn remove_pod(&self, id: &str) -> Result<()> {
+        self.remove_pod_impl(id)
+    }
+
+    fn list_pods(&self) -> Result<Vec<berth_types::pod::PodRecord>> {
+        self.list_pods_impl()
     }
 
     fn add_network(&self, network: &berth_types::net::Network) -> Result<()> {

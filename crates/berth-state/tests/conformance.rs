@@ -460,6 +460,64 @@ fn networks_and_ipam(s: &dyn StateStore) {
     assert!(s.remove_network("a").is_err());
 }
 
+fn pod(prefix: &str, name: &str, secs: i64) -> berth_types::pod::PodRecord {
+    berth_types::pod::PodRecord {
+        id: id(prefix),
+        name: name.into(),
+        created: Timestamp::from_second(1_700_000_000 + secs).unwrap(),
+        labels: Default::default(),
+        infra_id: None,
+        share: vec!["net".into()],
+        hostname: name.into(),
+    }
+}
+
+fn pods_round_trip(s: &dyn StateStore) {
+    assert!(s.list_pods().unwrap().is_empty());
+    let b = pod("ab", "web", 20);
+    let a = pod("ac", "db", 10);
+    s.add_pod(&b).unwrap();
+    s.add_pod(&a).unwrap();
+    // Oldest first.
+    let names: Vec<String> = s.list_pods().unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["db", "web"]);
+    assert_eq!(s.get_pod(&id("ab")).unwrap(), b);
+    // Names are unique; bad IDs and names are refused.
+    let e = s.add_pod(&pod("cc", "web", 30)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NameInUse);
+    let mut bad = pod("dd", "x", 0);
+    bad.id = "XY".into();
+    assert_eq!(s.add_pod(&bad).unwrap_err().kind, ErrorKind::InvalidInput);
+    assert_eq!(
+        s.add_pod(&pod("dd", "bad/name", 0)).unwrap_err().kind,
+        ErrorKind::InvalidInput
+    );
+    // Lookup: name, full ID, unique prefix; an ambiguous prefix lists both.
+    assert_eq!(s.lookup_pod("web").unwrap(), id("ab"));
+    assert_eq!(s.lookup_pod(&id("ac")).unwrap(), id("ac"));
+    assert_eq!(s.lookup_pod("ab").unwrap(), id("ab"));
+    assert!(matches!(
+        s.lookup_pod("a").unwrap_err().kind,
+        ErrorKind::AmbiguousId { .. }
+    ));
+    let e = s.lookup_pod("nope").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NoSuchContainer);
+    assert!(e.message.contains("no such pod"), "{}", e.message);
+    // Save keeps the name; remove frees it.
+    let mut b2 = b.clone();
+    b2.infra_id = Some(id("ee"));
+    s.save_pod(&b2).unwrap();
+    assert_eq!(s.get_pod(&id("ab")).unwrap().infra_id, Some(id("ee")));
+    s.remove_pod(&id("ab")).unwrap();
+    assert_eq!(
+        s.get_pod(&id("ab")).unwrap_err().kind,
+        ErrorKind::NoSuchContainer
+    );
+    assert!(s.remove_pod(&id("ab")).is_err());
+    assert!(s.save_pod(&b2).is_err());
+    s.add_pod(&pod("ff", "web", 40)).unwrap();
+}
+
 macro_rules! conformance {
     ($store:ident: $($case:ident),* $(,)?) => {
         mod $store {
@@ -502,4 +560,5 @@ for_all_stores!(
     save_config_keeps_id_and_name,
     volumes_round_trip,
     networks_and_ipam,
+    pods_round_trip,
 );

@@ -178,6 +178,13 @@ pub struct ContainerConfig {
     /// `--network`, `-p`, `--dns`... (see `crate::net`).
     #[serde(default)]
     pub net: crate::net::NetConfig,
+    /// The pod it belongs to, if any (`--pod`).
+    #[serde(default)]
+    pub pod: crate::pod::PodMember,
+    /// Full IDs of the containers it depends on (`--requires`; a pod's
+    /// infra container is an implicit one, not listed here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
 }
 
 /// A container's mutable state, rewritten on every transition.

@@ -18,6 +18,7 @@ pub mod health;
 pub mod id;
 pub mod monitor;
 pub mod net;
+pub mod pod;
 pub mod reserve;
 pub mod state;
 

@@ -246,6 +246,7 @@ impl<'r> LockedContainer<'r> {
         let user = resolve_user(rootfs, &cfg.user, &cfg.name)?;
         let netns = crate::network::spec_netns(rt, &self.rec)?;
         let mut spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs, &netns)?;
+        crate::pod::apply_joins(rt, &self.rec, &mut spec)?;
         if how == Launch::Restore {
             super::checkpoint::add_restore_hook(rt, &mut spec)?;
         }

@@ -77,12 +77,14 @@ impl<'r> Container<'r> {
 
     /// Start the container (creating it in the runtime first if needed).
     pub fn start(&self) -> Result<()> {
+        crate::deps::start_dependencies(self.rt, &self.id)?;
         self.lock()?.start()
     }
 
     /// Start the container with a client attached from the first byte of
     /// output: the attach socket is connected between create and start.
     pub fn start_and_attach(&self) -> Result<AttachStream> {
+        crate::deps::start_dependencies(self.rt, &self.id)?;
         let mut c = self.lock()?;
         c.check(Op::Start)?;
         if c.state() == berth_types::ContainerState::Created {
@@ -268,6 +270,13 @@ impl<'r> Container<'r> {
     /// Remove the container; `force` stops a running one first (SIGKILL,
     /// or the stop signal with `timeout` seconds of grace).
     pub fn remove(&self, force: bool, timeout: Option<u64>) -> Result<()> {
+        crate::deps::check_no_dependents(self.rt, &self.id)?;
+        self.remove_unchecked(force, timeout)
+    }
+
+    /// Remove the container without looking for dependents (their removal
+    /// is the caller's: `rm --depend`, `pod rm`).
+    pub(crate) fn remove_unchecked(&self, force: bool, timeout: Option<u64>) -> Result<()> {
         self.lock()?.remove(force, timeout)
     }
 

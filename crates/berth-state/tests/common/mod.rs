@@ -51,6 +51,8 @@ pub fn record_with_image(prefix: &str, name: &str, secs: i64, image: &str) -> Co
             healthcheck: None,
             restart_policy: Default::default(),
             net: Default::default(),
+            pod: Default::default(),
+            requires: vec![],
         },
         state: RuntimeState::default(),
     }
