@@ -238,7 +238,10 @@ fn docker_run_it_through_a_real_pty() {
         return;
     };
     t.expect("/ #");
-    t.keys(&["tty; stty size", "Enter"]);
+    t.keys(&[
+        "tty; until stty size >/dev/null 2>&1; do sleep 0.1; done; stty size",
+        "Enter",
+    ]);
     t.expect("/dev/pts/");
     t.expect("30 100");
     // Window-size changes arrive as POST /containers/{id}/resize.
@@ -261,7 +264,12 @@ fn docker_run_it_through_a_real_pty() {
     // POST /exec/{id}/resize.
     let e = Tmux::start_line(&docker_line(&svc, &["exec", "-it", &name2, "sh"])).unwrap();
     e.expect("/ #");
-    e.keys(&["stty size; echo exec-$((2*3)); exit 5", "Enter"]);
+    // The client sends the size right after the start: under load the
+    // shell may read this line first, so wait for a size to be set.
+    e.keys(&[
+        "until stty size >/dev/null 2>&1; do sleep 0.1; done; stty size; echo exec-$((2*3)); exit 5",
+        "Enter",
+    ]);
     e.expect("30 100");
     e.expect("exec-6");
     e.expect("EXITED 5");
