@@ -78,7 +78,16 @@ fn is_mac(s: &str) -> bool {
 /// container's networking request. Host ports left open are picked now,
 /// so `port` and `inspect` show them before the container starts.
 pub(crate) fn build_net_config(o: &NetOptions, exposed: &[String]) -> Result<NetConfig> {
-    let (mode, names) = parse_mode(o.network.as_deref().unwrap_or(DEFAULT_MODE))?;
+    // Without --network, asking for what only a bridge gives (a published
+    // port, an address, an alias) picks the default bridge, as Podman's
+    // default network would; otherwise the cheap private loopback.
+    let wants_bridge = !o.publish.is_empty()
+        || o.publish_all
+        || o.ip.is_some()
+        || o.mac_address.is_some()
+        || !o.network_alias.is_empty();
+    let default = if wants_bridge { "bridge" } else { DEFAULT_MODE };
+    let (mode, names) = parse_mode(o.network.as_deref().unwrap_or(default))?;
     let bridge = mode == NetMode::Bridge;
     if !bridge && (o.ip.is_some() || o.mac_address.is_some() || !o.network_alias.is_empty()) {
         return Err(Error::invalid(
@@ -352,6 +361,12 @@ mod tests {
     fn modes_and_flags() {
         let c = build_net_config(&NetOptions::default(), &[]).unwrap();
         assert_eq!(c.mode.word(), DEFAULT_MODE);
+        // -p without --network publishes on the default bridge.
+        let o = NetOptions {
+            publish: vec!["127.0.0.1:8080:80".into()],
+            ..Default::default()
+        };
+        assert_eq!(build_net_config(&o, &[]).unwrap().mode.word(), "bridge");
         let o = NetOptions {
             network: Some("a,b".into()),
             ip: Some("10.90.1.9".into()),
