@@ -91,6 +91,9 @@ size_mb=$(b images --filter reference=localhost/bench/big:4 --format '{{.Size}}'
 # time_one LABEL CMD...: run once, append "seconds maxrss_kb" to $work/LABEL.
 time_one() {
     local label=$1; shift
+    # Flush the previous step's dirty pages first: otherwise their writeback
+    # lands in whichever command is timed next, for either engine.
+    sync
     /usr/bin/time -o "$work/.t" -f '%e %M' "$@" >/dev/null 2>"$work/.err" || {
         echo "failed: $*" >&2; cat "$work/.err" >&2; exit 1; }
     cat "$work/.t" >>"$work/$label"

@@ -41,19 +41,28 @@ PODMAN_STATES = {"configured", "created", "running", "stopping", "paused", "stop
 
 
 class Engine:
-    def __init__(self, name, argv, work, states, monitor):
+    def __init__(self, name, argv, work, states, monitor, run_extra=()):
         self.name, self.argv, self.work = name, argv, work
         self.states, self.monitor = states, monitor
+        # Flags every `run` needs on this engine (Podman cannot raise its
+        # default rlimits without CAP_SYS_RESOURCE).
+        self.run_extra = list(run_extra)
+
+    def full(self, args):
+        args = list(args)
+        if args and args[0] == "run":
+            args[1:1] = self.run_extra
+        return self.argv + args
 
     def cmd(self, *args, timeout=120, check=False):
-        p = subprocess.run(self.argv + list(args), stdout=subprocess.PIPE,
+        p = subprocess.run(self.full(args), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise RuntimeError(f"{self.name} {' '.join(args)}: {p.stderr.strip()}")
         return p
 
     def spawn(self, *args):
-        return subprocess.Popen(self.argv + list(args), stdout=subprocess.DEVNULL,
+        return subprocess.Popen(self.full(args), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
 
 
@@ -220,7 +229,8 @@ def main():
         prun = tempfile.mkdtemp(prefix="podman-soak-run.", dir="/tmp")
         podman = Engine("podman", ["podman", "--root", pwork, "--runroot", prun,
                                    "--runtime", "runc", "--events-backend", "file",
-                                   "--cgroup-manager", "cgroupfs"], pwork, PODMAN_STATES, "conmon")
+                                   "--cgroup-manager", "cgroupfs"], pwork, PODMAN_STATES, "conmon",
+                        run_extra=["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"])
         try:
             podman.cmd("load", "-i", a.image_archive, check=True)
             r = soak(podman, a.seconds, a.clients, None)
