@@ -1,5 +1,6 @@
 //! The SQLite-backed [`StateStore`].
 
+mod json;
 mod net;
 mod pod;
 mod vol;

@@ -1,10 +1,11 @@
 //! The `networks` and `ipam` tables of [`SqliteStore`].
 
+use super::json::decode;
 use super::SqliteStore;
 use crate::networks::{network_conflict, no_such_network};
 use berth_types::net::Network;
 use berth_types::{Error, Result};
-use rusqlite::{ErrorCode, OptionalExtension};
+use rusqlite::ErrorCode;
 
 impl SqliteStore {
     pub(super) fn add_network_impl(&self, n: &Network) -> Result<()> {
@@ -16,7 +17,7 @@ impl SqliteStore {
                 .map_err(|e| self.err(e))?;
             let existing = existing
                 .iter()
-                .map(|j| decode(j))
+                .map(|j| decode("network", j))
                 .collect::<Result<Vec<_>>>()?;
             if let Some(e) = network_conflict(n, &existing) {
                 return Err(e);
@@ -31,25 +32,16 @@ impl SqliteStore {
     }
 
     pub(super) fn get_network_impl(&self, name: &str) -> Result<Network> {
-        let json: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT network_json FROM networks WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        decode(&json.ok_or_else(|| no_such_network(name))?)
+        self.json_row(
+            "network",
+            "SELECT network_json FROM networks WHERE name = ?1",
+            name,
+            || no_such_network(name),
+        )
     }
 
     pub(super) fn list_networks_impl(&self) -> Result<Vec<Network>> {
-        let conn = self.conn();
-        let rows: Vec<String> = conn
-            .prepare_cached("SELECT network_json FROM networks ORDER BY name")
-            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
-            .map_err(|e| self.err(e))?;
-        rows.iter().map(|j| decode(j)).collect()
+        self.json_rows("network", "SELECT network_json FROM networks ORDER BY name")
     }
 
     pub(super) fn remove_network_impl(&self, name: &str) -> Result<()> {
@@ -114,13 +106,4 @@ impl SqliteStore {
             Ok(())
         })
     }
-}
-
-fn decode(json: &str) -> Result<Network> {
-    serde_json::from_str(json).map_err(|e| {
-        Error::new(
-            berth_types::ErrorKind::Database,
-            format!("decoding network: {e}"),
-        )
-    })
 }

@@ -3,8 +3,8 @@
 use super::SqliteStore;
 use crate::pods::{no_such_pod, pod_exists, validate_pod};
 use berth_types::pod::PodRecord;
-use berth_types::{Error, Result};
-use rusqlite::{ErrorCode, OptionalExtension};
+use berth_types::Result;
+use rusqlite::ErrorCode;
 
 impl SqliteStore {
     pub(super) fn add_pod_impl(&self, p: &PodRecord) -> Result<()> {
@@ -28,14 +28,9 @@ impl SqliteStore {
     }
 
     pub(super) fn get_pod_impl(&self, id: &str) -> Result<PodRecord> {
-        let json: Option<String> = self
-            .conn()
-            .query_row("SELECT pod_json FROM pods WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))?;
-        decode(&json.ok_or_else(|| no_such_pod(id))?)
+        self.json_row("pod", "SELECT pod_json FROM pods WHERE id = ?1", id, || {
+            no_such_pod(id)
+        })
     }
 
     pub(super) fn save_pod_impl(&self, p: &PodRecord) -> Result<()> {
@@ -67,23 +62,6 @@ impl SqliteStore {
     }
 
     pub(super) fn list_pods_impl(&self) -> Result<Vec<PodRecord>> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached("SELECT pod_json FROM pods ORDER BY created, rowid")
-            .map_err(|e| self.err(e))?;
-        let rows: Vec<String> = st
-            .query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        rows.iter().map(|j| decode(j)).collect()
+        self.json_rows("pod", "SELECT pod_json FROM pods ORDER BY created, rowid")
     }
-}
-
-fn decode(json: &str) -> Result<PodRecord> {
-    serde_json::from_str(json).map_err(|e| {
-        Error::new(
-            berth_types::ErrorKind::Database,
-            format!("decoding pod: {e}"),
-        )
-    })
 }

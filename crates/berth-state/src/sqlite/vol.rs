@@ -2,8 +2,8 @@
 
 use super::SqliteStore;
 use crate::volumes::{no_such_volume, validate_volume_name, volume_exists, VolumeRecord};
-use berth_types::{Error, Result};
-use rusqlite::{ErrorCode, OptionalExtension};
+use berth_types::Result;
+use rusqlite::ErrorCode;
 
 impl SqliteStore {
     pub(super) fn add_volume_impl(&self, v: &VolumeRecord) -> Result<()> {
@@ -26,17 +26,12 @@ impl SqliteStore {
     }
 
     pub(super) fn get_volume_impl(&self, name: &str) -> Result<VolumeRecord> {
-        let json: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT volume_json FROM volumes WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let json = json.ok_or_else(|| no_such_volume(name))?;
-        decode(&json)
+        self.json_row(
+            "volume",
+            "SELECT volume_json FROM volumes WHERE name = ?1",
+            name,
+            || no_such_volume(name),
+        )
     }
 
     pub(super) fn save_volume_impl(&self, v: &VolumeRecord) -> Result<()> {
@@ -68,23 +63,6 @@ impl SqliteStore {
     }
 
     pub(super) fn list_volumes_impl(&self) -> Result<Vec<VolumeRecord>> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached("SELECT volume_json FROM volumes ORDER BY name")
-            .map_err(|e| self.err(e))?;
-        let rows: Vec<String> = st
-            .query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        rows.iter().map(|j| decode(j)).collect()
+        self.json_rows("volume", "SELECT volume_json FROM volumes ORDER BY name")
     }
-}
-
-fn decode(json: &str) -> Result<VolumeRecord> {
-    serde_json::from_str(json).map_err(|e| {
-        Error::new(
-            berth_types::ErrorKind::Database,
-            format!("decoding volume: {e}"),
-        )
-    })
 }
