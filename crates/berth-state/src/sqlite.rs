@@ -15,7 +15,8 @@ use berth_types::exec::{ExecSession, ExecState, EXEC_SESSIONS_KEPT};
 use berth_types::reserve;
 use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
 use rusqlite::{
-    params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+    params, Connection, ErrorCode, FileControl, OpenFlags, OptionalExtension, Transaction,
+    TransactionBehavior, DEFAULT_NAME,
 };
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Read;
@@ -55,6 +56,10 @@ impl SqliteStore {
     /// directory is created mode 0700 and a new file mode 0600: container
     /// configs hold environment variables, which may be secrets.
     pub fn open(path: &Path) -> Result<Self> {
+        reserve::retry_open(path, || Self::open_once(path))
+    }
+
+    fn open_once(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             DirBuilder::new()
                 .recursive(true)
@@ -99,6 +104,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
         ensure_wal(&conn).map_err(err)?;
+        keep_wal_files(&conn).map_err(err)?;
         match schema::migrate(&mut conn).map_err(err)? {
             Migrated::UpToDate | Migrated::From(_) => {}
             Migrated::TooNew(v) => {
@@ -140,21 +146,25 @@ impl SqliteStore {
     /// succeeds and rolling back if it fails. On a full disk the reserve
     /// beside the database is released and the transaction retried once.
     fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut attempt = || -> Result<T> {
-            let mut conn = self.conn();
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| self.err(e))?;
-            let out = f(&tx)?;
-            tx.commit().map_err(|e| self.err(e))?;
-            Ok(out)
-        };
-        match attempt() {
+        match self.write_once(&mut f) {
             Err(e) if reserve::is_disk_full(&e.message) && reserve::release(&self.path) => {
-                attempt()
+                self.write_once(&mut f)
             }
             other => other,
         }
+    }
+
+    /// One attempt of [`Self::write`], never touching the reserve: for
+    /// writes that add a container, so a full disk stops new containers
+    /// while keeping the reserve for recording exits and removing.
+    fn write_once<T>(&self, f: &mut impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
     }
 
     /// The ID of the container named `name`, if any.
@@ -221,6 +231,16 @@ fn ensure_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
+/// Keep the `-wal` and `-shm` files when the last connection closes (the
+/// WAL is emptied, not deleted). Otherwise every berth command creates them
+/// anew, and on a full disk even `rm` could not open the database: SQLite
+/// reports that as a bare I/O error (RELIABILITY 12).
+fn keep_wal_files(conn: &Connection) -> rusqlite::Result<()> {
+    conn.file_control(DEFAULT_NAME, FileControl::PersistWal(&mut 1))?;
+    // With a limit, closing truncates the kept WAL to zero bytes.
+    conn.pragma_update(None, "journal_size_limit", 1i64 << 20)
+}
+
 /// The first bytes of every SQLite 3 database file.
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -262,8 +282,18 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     }
     Error::new(
         ErrorKind::Database,
-        format!("state database {}: {e}", path.display()),
+        format!("state database {}: {e}{}", path.display(), full_hint(path)),
     )
+}
+
+/// SQLite reports a full disk met while growing `-shm` or `-wal` as a bare
+/// I/O error; say what it was.
+fn full_hint(path: &Path) -> &'static str {
+    if reserve::low_on_space(path) {
+        " (No space left on device)"
+    } else {
+        ""
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
@@ -276,7 +306,7 @@ impl StateStore for SqliteStore {
         validate_record(record)?;
         let config = to_json(&record.config)?;
         let state = to_json(&record.state)?;
-        self.write(|tx| {
+        self.write_once(&mut |tx| {
             if let Some(holder) = self.holder_of(tx, record.name())? {
                 return Err(name_in_use(record.name(), &holder));
             }

@@ -62,6 +62,21 @@ const SCHEMA_V2: &str = "ALTER TABLE containers ADD COLUMN mount_count INTEGER N
 
 /// Open the database, creating or migrating the schema.
 pub(crate) fn open(path: &Path) -> Result<Connection> {
+    berth_types::reserve::retry_open(path, || open_once(path)).map_err(|e| {
+        if berth_types::reserve::low_on_space(path)
+            && !berth_types::reserve::is_disk_full(&e.message)
+        {
+            Error::new(
+                e.kind,
+                format!("{} {}: No space left on device", e.message, path.display()),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+fn open_once(path: &Path) -> Result<Connection> {
     let mut conn =
         Connection::open(path).map_err(|e| db_err(format!("opening {}", path.display()), e))?;
     // Set first, so that even switching to WAL waits for other processes.
@@ -78,8 +93,17 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(|e| db_err("enabling WAL", e))?;
     }
-    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-        .map_err(|e| db_err("setting pragmas", e))?;
+    // Keep -wal and -shm across closes (emptied, not deleted), so opening
+    // on a full disk needs no new blocks (see berth-state's keep_wal_files).
+    conn.file_control(
+        rusqlite::DEFAULT_NAME,
+        rusqlite::FileControl::PersistWal(&mut 1),
+    )
+    .map_err(|e| db_err("keeping the WAL", e))?;
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=1048576;",
+    )
+    .map_err(|e| db_err("setting pragmas", e))?;
     let mut conn = conn;
     migrate(&mut conn)?;
     Ok(conn)

@@ -53,6 +53,37 @@ pub fn release(db: &Path) -> bool {
     std::fs::remove_file(reserve_path(db)).is_ok()
 }
 
+/// Whether the filesystem holding `db` has less room left than one reserve.
+/// Opening a WAL database creates its `-shm` and `-wal` files, and SQLite
+/// reports a full disk there as a plain "disk I/O error", so callers ask the
+/// filesystem instead of reading the message.
+pub fn low_on_space(db: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs fills the zeroed struct; `c` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    (st.f_bavail as u128) * (st.f_frsize as u128) < RESERVE_BYTES as u128
+}
+
+/// Open the database at `db` with `open`; when that fails on a filesystem
+/// that is out of room, give the reserve back and try once more, so the
+/// commands that free space can still start on a full disk.
+pub fn retry_open<T, E>(db: &Path, mut open: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    match open() {
+        Err(_) if low_on_space(db) && release(db) => open(),
+        other => other,
+    }
+}
+
 /// Whether an error message says the disk is full (SQLite's SQLITE_FULL
 /// text, or the kernel's ENOSPC text).
 pub fn is_disk_full(message: &str) -> bool {
@@ -75,6 +106,13 @@ mod tests {
         assert!(release(&db));
         assert!(!release(&db));
         assert!(is_disk_full("x: database or disk is full"));
+        let mut tries = 0;
+        let opened: Result<(), ()> = retry_open(&db, || {
+            tries += 1;
+            Err(())
+        });
+        assert!(opened.is_err());
+        assert_eq!(tries, 1, "a disk with room is not retried");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
