@@ -371,3 +371,56 @@ fn rm_killed_midway_leaves_a_removing_record_rm_finishes() {
     env.ok(&["rm", "c"]);
     assert_clean(&env);
 }
+
+/// Processes in the cgroup of container `id` (its init, `runc init` before
+/// the start, anything it forked).
+fn processes_of(id: &str) -> Vec<Proc> {
+    processes()
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{}/cgroup", p.pid))
+                .is_ok_and(|cg| cg.contains(id))
+        })
+        .collect()
+}
+
+/// RELIABILITY 2 at its exact step, the leak the soak found: `run -d`
+/// killed after its monitor reported the created container and before the
+/// record naming that monitor was saved. Nobody knows the container exists,
+/// so its monitor removes it: neither the monitor nor the runtime's init
+/// outlives the CLI, whether the user then starts the container again or
+/// removes it at once.
+#[test]
+fn run_killed_between_monitor_report_and_save_leaks_nothing() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    for name in ["again", "gone"] {
+        let o = with_fault(
+            &env,
+            "start-monitor-reported",
+            &["run", "-d", "--name", name, IMAGE, "sleep", "1000"],
+        );
+        assert_ne!(o.code, 0, "{o}");
+        let id = env.inspect(name)["Id"].as_str().unwrap().to_string();
+        if name == "gone" {
+            // Removed at once, racing the monitor's own cleanup.
+            env.ok(&["rm", "-f", "-t", "0", name]);
+        }
+        wait_until("the abandoned monitor to exit", || {
+            env.monitors().is_empty()
+        });
+        wait_until("the container's processes to go", || {
+            processes_of(&id).is_empty()
+        });
+        if name == "again" {
+            assert_proper(&env, name);
+            env.ok(&["start", name]);
+            assert_eq!(env.status(name), "running");
+            assert_eq!(processes_of(&id).len(), 1, "{:?}", processes_of(&id));
+            env.ok(&["rm", "-f", "-t", "0", name]);
+        }
+    }
+    assert_clean(&env);
+}

@@ -32,6 +32,13 @@ pub struct Args {
     pub attach_socket: PathBuf,
     /// Inherited fd the single [`SyncMessage`](berth_types::monitor::SyncMessage) goes to.
     pub sync_fd: RawFd,
+    /// Inherited fd the engine's go-ahead byte arrives on (`--ack-fd`): after
+    /// reporting, wait for it; EOF instead means the engine died before
+    /// recording the container, which is then removed (see `crate::ack`).
+    pub ack_fd: Option<RawFd>,
+    /// The container's lock file (`--lock-file`), held while removing an
+    /// abandoned container so a relaunch by another engine is never hit.
+    pub lock_file: PathBuf,
     /// Give the container a stdin pipe fed by attach clients.
     pub stdin: bool,
     /// Run mode: `RUNTIME run` in the foreground instead of `RUNTIME create`.
@@ -81,7 +88,8 @@ pub const USAGE: &str = "usage: berth-mon --cid ID --bundle DIR --runtime PATH -
 --pid-file FILE --exit-file FILE --log-path FILE --attach-socket FILE --sync-fd N \
 [--stdin] [--run] [--attach-wait] [--terminal] [--exec --process FILE] \
 [--log-driver k8s-file|json-file|none] [--log-max-size BYTES] [--log-max-file N] \
-[--runtime-arg ARG]... [--exit-cmd ARG]... [--restore [--restore-arg ARG]...]\n";
+[--runtime-arg ARG]... [--exit-cmd ARG]... [--restore [--restore-arg ARG]...] \
+[--ack-fd N [--lock-file FILE]]\n";
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -168,6 +176,11 @@ where
             b"runtime-arg" => a.runtime_args.push(value),
             b"exit-cmd" => a.exit_cmd.push(value),
             b"restore-arg" => a.restore_args.push(value),
+            b"lock-file" => a.lock_file = value.into(),
+            b"ack-fd" => {
+                a.ack_fd =
+                    Some(parse_fd(&value).ok_or_else(|| err(format!("bad --ack-fd {value:?}")))?);
+            }
             b"log-driver" => {
                 a.log_driver = match value.as_bytes() {
                     b"k8s-file" => LogDriver::K8sFile,
@@ -258,6 +271,7 @@ impl Args {
             &self.exit_file,
             &self.log_path,
             &self.attach_socket,
+            &self.lock_file,
         ]
         .iter()
         .all(|p| p.is_absolute() || p.as_os_str().is_empty())
@@ -274,6 +288,7 @@ impl Args {
             &mut self.exit_file,
             &mut self.log_path,
             &mut self.attach_socket,
+            &mut self.lock_file,
         ] {
             if p.is_relative() && !p.as_os_str().is_empty() {
                 *p = cwd.join(&*p);

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod ack;
 pub mod args;
 pub mod attach;
 pub mod console;
@@ -62,6 +63,21 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> i32 {
     // Neither the runtime nor the container may inherit it: the engine
     // reads until EOF, which must come when *we* close it.
     let _ = rustix::io::fcntl_setfd(&sync, FdFlags::CLOEXEC);
+    let ack = match args.ack_fd {
+        Some(fd) if fd >= 3 && fd != args.sync_fd && fd_is_open(fd) => {
+            // SAFETY: as for the sync fd.
+            let ack = unsafe { OwnedFd::from_raw_fd(fd) };
+            let _ = rustix::io::fcntl_setfd(&ack, FdFlags::CLOEXEC);
+            Some(ack)
+        }
+        Some(_) => {
+            return fail(
+                &sync,
+                "--ack-fd is not an open fd >= 3 apart from --sync-fd",
+            )
+        }
+        None => None,
+    };
     if let Err(e) = args.absolutize() {
         return fail(&sync, &format!("current directory: {e}"));
     }
@@ -80,11 +96,16 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> i32 {
         return fail(&sync, &format!("detach: {e}"));
     }
     // From here on we are the detached monitor.
-    if let Err(e) = detach::settle(&[args.sync_fd, attach.listener().as_raw_fd()]) {
+    let keep = [
+        args.sync_fd,
+        attach.listener().as_raw_fd(),
+        args.ack_fd.unwrap_or(-1),
+    ];
+    if let Err(e) = detach::settle(&keep) {
         attach.shutdown();
         return fail(&sync, &format!("setup: {e}"));
     }
-    supervise::supervise(&args, sync, attach)
+    supervise::supervise(&args, sync, ack, attach)
 }
 
 /// Print `berth-mon: MSG` on stderr.

@@ -32,6 +32,11 @@ const NO_INOTIFY_MS: i32 = 1;
 pub struct RunStart {
     /// The engine's sync fd; `None` once the message went out.
     sync: Option<OwnedFd>,
+    /// The engine's go-ahead fd (see [`crate::ack`]), until it was read.
+    ack: Option<OwnedFd>,
+    /// The engine went away before recording this run: the init was
+    /// killed, and no exit is to be recorded.
+    pub abandoned: bool,
     /// Our own pid, for the message.
     me: i32,
     pid_file: PathBuf,
@@ -55,9 +60,11 @@ pub struct RunStart {
 
 impl RunStart {
     /// Wait for `pid_file`; `sync` gets the message once it names a pid.
-    pub fn new(sync: OwnedFd, me: i32, pid_file: &Path) -> Self {
+    pub fn new(sync: OwnedFd, ack: Option<OwnedFd>, me: i32, pid_file: &Path) -> Self {
         RunStart {
             sync: Some(sync),
+            ack,
+            abandoned: false,
             me,
             pid_file: pid_file.to_owned(),
             notify: watch_dir(pid_file),
@@ -144,6 +151,12 @@ impl RunStart {
         let raw = init.as_raw_nonzero().get();
         if let Some(fd) = self.sync.take() {
             let _ = sync::write_all(fd.as_fd(), &sync::encode(raw, self.me, None));
+        }
+        if !crate::ack::wait(self.ack.take()) {
+            // The runtime is our child and cleans up after its init; the
+            // init is unreaped until then, so the pid is still this one.
+            let _ = rustix::process::kill_process(init, rustix::process::Signal::KILL);
+            self.abandoned = true;
         }
         self.notify = None;
         self.early = Vec::new();

@@ -25,10 +25,11 @@ pub const UNKNOWN_EXIT: i32 = 255;
 pub const ATTACH_WAIT: Duration = Duration::from_secs(5);
 
 /// Monitor the container described by `args`; `sync` is the engine's sync
-/// fd, `attach` the socket bound before detaching. Returns the monitor's own
+/// fd, `ack` the fd of its go-ahead (see [`crate::ack`]), `attach` the
+/// socket bound before detaching. Returns the monitor's own
 /// exit code: 1 if the container could not be created (or, in run mode,
 /// the runtime exited before writing the pid file), else 0.
-pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
+pub fn supervise(args: &Args, sync: OwnedFd, ack: Option<OwnedFd>, attach: AttachServer) -> i32 {
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let console_file = crate::console::console_path(&args.attach_socket);
     let fail = |attach: AttachServer, msg: String| {
@@ -75,7 +76,7 @@ pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
         };
         let mut relay = Relay::new(running.stdout, running.stderr, running.stdin, log, attach);
         relay.set_console(console, args.stdin);
-        relay.start = Some(RunStart::new(sync, me, &args.pid_file));
+        relay.start = Some(RunStart::new(sync, ack, me, &args.pid_file));
         let status = relay.run(running.runtime, running.pidfd, &sigfd);
         let code = status.map_or(UNKNOWN_EXIT, spawn::exit_code);
         let mut start = relay.start.take().expect("run mode state");
@@ -88,6 +89,16 @@ pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
             let _ = std::fs::remove_file(&console_file);
             reap::sweep_all();
             return 1;
+        }
+        if start.abandoned {
+            // Killed because the engine never recorded it: nobody is
+            // waiting for an exit file, and the exit command would act on
+            // a record that does not describe this run.
+            let Relay { attach, .. } = relay;
+            attach.shutdown();
+            let _ = std::fs::remove_file(&console_file);
+            reap::sweep_all();
+            return 0;
         }
         start.check_oom();
         finish(args, relay, code, start.oom);
@@ -102,6 +113,13 @@ pub fn supervise(args: &Args, sync: OwnedFd, attach: AttachServer) -> i32 {
     let init_raw = created.init.as_raw_nonzero().get();
     let _ = sync::write_all(sync.as_fd(), &sync::encode(init_raw, me, None));
     drop(sync);
+    if !crate::ack::wait(ack) {
+        crate::ack::abandon_created(args, created.init);
+        attach.shutdown();
+        let _ = std::fs::remove_file(&console_file);
+        reap::sweep_all();
+        return 0;
+    }
 
     let mut relay = Relay::new(created.stdout, created.stderr, created.stdin, log, attach);
     relay.set_console(console, args.stdin);

@@ -14,7 +14,7 @@ mod select;
 
 pub use checkpoint::{criu_log_excerpt, find_criu, Criu};
 pub use monitor::{
-    spawn_monitor, start_monitor, start_monitor_with, MonitorOptions, MonitorRequest,
+    spawn_monitor, start_monitor, start_monitor_with, MonitorAck, MonitorOptions, MonitorRequest,
     PendingMonitor,
 };
 pub use runc::{runtime_error, RuntimeCli};

@@ -62,6 +62,25 @@ pub struct MonitorOptions {
     /// Restore mode: `runtime restore` with these arguments instead of
     /// `runtime create` (see `berth_types::checkpoint`).
     pub restore_args: Option<Vec<String>>,
+    /// Make the monitor wait, after its report, for [`MonitorAck::confirm`]
+    /// (sent once the engine has recorded the container), and remove the
+    /// container itself if the engine goes away first. The path is the
+    /// container's lock file, which the monitor takes for that removal.
+    pub ack_lock_file: Option<PathBuf>,
+}
+
+/// The engine's go-ahead to a monitor started with
+/// [`MonitorOptions::ack_lock_file`]. Dropping it unconfirmed (or dying)
+/// tells the monitor that nobody recorded its container.
+#[derive(Debug)]
+pub struct MonitorAck(OwnedFd);
+
+impl MonitorAck {
+    /// Tell the monitor its container is recorded. A monitor already gone
+    /// needs no answer, so errors are ignored.
+    pub fn confirm(self) {
+        let _ = rustix::io::write(&self.0, b"1");
+    }
 }
 
 /// Whether the process the monitor will start asks for a terminal: the
@@ -82,10 +101,14 @@ fn wants_terminal(req: &MonitorRequest) -> bool {
 
 /// The sync fd number the monitor is told about.
 const SYNC_FD: i32 = 3;
+/// The ack fd number (see [`MonitorAck`]).
+const ACK_FD: i32 = 4;
 
 /// A monitor that has detached and is creating (or running) the container.
 pub struct PendingMonitor {
     sync: OwnedFd,
+    /// The write end of the go-ahead pipe, if the monitor waits for one.
+    ack: Option<OwnedFd>,
     container_id: String,
     runtime_name: String,
     /// The runtime verb errors are reported under (`start`, `exec`).
@@ -97,6 +120,17 @@ impl PendingMonitor {
     /// Wait for the monitor's report: the container's pid, or the runtime's
     /// error. With `attach_wait`, connect the attach client first.
     pub fn wait_ready(self) -> Result<SyncMessage> {
+        let (msg, ack) = self.wait_ready_held()?;
+        if let Some(ack) = ack {
+            ack.confirm();
+        }
+        Ok(msg)
+    }
+
+    /// [`Self::wait_ready`], keeping the monitor waiting for its go-ahead:
+    /// the caller confirms the returned ack once its record is saved.
+    pub fn wait_ready_held(mut self) -> Result<(SyncMessage, Option<MonitorAck>)> {
+        let ack = self.ack.take().map(MonitorAck);
         let id = &self.container_id;
         let text = read_all(self.sync)?;
         if text.trim().is_empty() {
@@ -119,7 +153,7 @@ impl PendingMonitor {
         if let Some(err) = &msg.error {
             return Err(runtime_error(&self.runtime_name, self.verb, id, err));
         }
-        Ok(msg)
+        Ok((msg, ack))
     }
 }
 
@@ -201,24 +235,28 @@ pub fn start_monitor_with(
     for word in &req.exit_command {
         cmd.arg("--exit-cmd").arg(word);
     }
+    let ack = match &opts.ack_lock_file {
+        Some(lock_file) => {
+            cmd.arg("--ack-fd")
+                .arg(ACK_FD.to_string())
+                .arg("--lock-file")
+                .arg(lock_file);
+            Some(
+                rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                    .map_err(|e| Error::io("creating the monitor ack pipe", e.into()))?,
+            )
+        }
+        None => None,
+    };
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let raw = write_end.as_raw_fd();
+    let ack_raw = ack.as_ref().map_or(-1, |(read, _)| read.as_raw_fd());
     // SAFETY: between fork and exec only async-signal-safe calls are made
-    // (dup2/fcntl), touching no memory shared with other threads.
+    // (fcntl/dup2/close), touching no memory shared with other threads.
     unsafe {
-        cmd.pre_exec(move || {
-            if raw == SYNC_FD {
-                // dup2 onto itself would keep CLOEXEC set: clear it instead.
-                if libc::fcntl(raw, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            } else if libc::dup2(raw, SYNC_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || place_fds(&[(raw, SYNC_FD), (ack_raw, ACK_FD)]));
     }
     let mut child = cmd.spawn().map_err(|e| {
         Error::io(
@@ -226,14 +264,20 @@ pub fn start_monitor_with(
             e,
         )
     })?;
-    // Our copy of the write end must go, or the read below never sees EOF.
+    // Our copy of the write end must go, or the read below never sees EOF;
+    // likewise the ack pipe's read end, or the monitor never sees ours close.
     drop(write_end);
+    let ack = ack.map(|(read, write)| {
+        drop(read);
+        write
+    });
     // The first monitor process exits as soon as it has detached.
     let detach_status = child
         .wait()
         .map_err(|e| Error::io("waiting for the monitor to detach", e))?;
     Ok(PendingMonitor {
         sync: read_end,
+        ack,
         container_id: req.container_id.clone(),
         runtime_name: runtime.name().to_string(),
         verb: if req.exec_process.is_some() {
@@ -245,6 +289,29 @@ pub fn start_monitor_with(
         },
         detach_status,
     })
+}
+
+/// In the forked child: put each `(source, target)` fd at its target
+/// without CLOEXEC (sources < 0 are skipped). Sources first move above every
+/// target, so a source sitting on another pair's target is not clobbered.
+fn place_fds(pairs: &[(i32, i32)]) -> std::io::Result<()> {
+    let mut moved = [-1i32; 2];
+    for (i, (src, _)) in pairs.iter().enumerate().take(moved.len()) {
+        if *src >= 0 {
+            // SAFETY: fcntl on an fd we own in this child.
+            moved[i] = unsafe { libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 10) };
+            if moved[i] < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    for (i, (_, target)) in pairs.iter().enumerate().take(moved.len()) {
+        // dup2 clears CLOEXEC on the target.
+        if moved[i] >= 0 && unsafe { libc::dup2(moved[i], *target) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 fn short(id: &str) -> &str {

@@ -10,8 +10,9 @@ use crate::spec::{build_spec, write_etc_files};
 use crate::user::resolve_user;
 use crate::Runtime;
 use berth_lock::LockGuard;
-use berth_oci::{MonitorRequest, OciRuntime, PendingMonitor};
+use berth_oci::{MonitorAck, MonitorRequest, OciRuntime, PendingMonitor};
 use berth_types::{check_op, ContainerRecord, ContainerState, Error, ErrorKind, Op, Result};
+use std::cell::Cell;
 use std::time::Duration;
 
 /// How long to wait for the monitor to write the exit file once the
@@ -37,6 +38,10 @@ pub struct LockedContainer<'r> {
     pub(crate) rt: &'r Runtime,
     pub(crate) rec: ContainerRecord,
     pub(crate) guard: Option<LockGuard>,
+    /// The go-ahead of a monitor launched but not yet recorded: confirmed
+    /// by the next successful [`Self::save`]; dropped unconfirmed (this
+    /// process failing or dying first), the monitor removes its container.
+    pub(crate) ack: Cell<Option<MonitorAck>>,
 }
 
 impl<'r> LockedContainer<'r> {
@@ -60,6 +65,7 @@ impl<'r> LockedContainer<'r> {
             rt,
             rec,
             guard: Some(guard),
+            ack: Cell::new(None),
         };
         locked.sync()?;
         Ok(locked)
@@ -109,7 +115,11 @@ impl<'r> LockedContainer<'r> {
 
     /// Persist the runtime state.
     pub fn save(&self) -> Result<()> {
-        self.rt.store.save_state(self.id(), &self.rec.state)
+        self.rt.store.save_state(self.id(), &self.rec.state)?;
+        if let Some(ack) = self.ack.take() {
+            ack.confirm();
+        }
+        Ok(())
     }
 
     pub(crate) fn oci(&self) -> berth_oci::RuntimeCli {
@@ -172,10 +182,13 @@ impl<'r> LockedContainer<'r> {
                     }
                     _ => None,
                 };
-                let msg = pending
-                    .wait_ready()
+                let (msg, ack) = pending
+                    .wait_ready_held()
                     .map_err(|e| e.with_subject(self.name().to_string()))?;
-                Ok((msg, stream.transpose()?))
+                let stream = stream.transpose()?;
+                self.ack.set(ack);
+                berth_types::fault::point("start-monitor-reported");
+                Ok((msg, stream))
             });
         let (msg, stream) = match launched {
             Ok(ok) => ok,
@@ -277,6 +290,7 @@ impl<'r> LockedContainer<'r> {
             exit_command: rt.berth_argv(&cfg.runtime, &["container", "cleanup", &cfg.id]),
         };
         let mut log = berth_oci::MonitorOptions {
+            ack_lock_file: Some(paths.locks().join(format!("{}.lock", cfg.id))),
             log_driver: cfg.log_driver.clone(),
             log_max_size: cfg.log_max_size,
             log_max_file: cfg.log_max_file,
