@@ -8,7 +8,7 @@
 //! is saved; EOF instead means the engine is gone, and we remove what we
 //! created (RELIABILITY 2, the leak the soak found).
 
-use std::os::unix::io::{AsFd, OwnedFd};
+use std::os::unix::io::OwnedFd;
 use std::path::Path;
 
 use rustix::fs::{FlockOperation, Mode, OFlags};
@@ -58,16 +58,7 @@ pub fn abandon_created(args: &Args, init: Pid) {
         "--force".as_ref(),
         args.cid.as_os_str(),
     ]);
-    let Ok(argv) = spawn::c_argv(&words) else {
-        return;
-    };
-    let Ok(null) = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-    else {
-        return;
-    };
-    if let Ok(pid) = spawn::spawn(&argv, [null.as_fd(), null.as_fd(), null.as_fd()]) {
-        let _ = spawn::wait_for(pid);
-    }
+    spawn::run_quietly(&words);
 }
 
 /// The pid a runtime pid file names, if it exists and parses.

@@ -95,6 +95,23 @@ pub fn wait_for(pid: Pid) -> io::Result<WaitStatus> {
     }
 }
 
+/// Run `words` with stdio on /dev/null and wait for it; best effort (the
+/// exit command, the runtime's `delete`).
+pub fn run_quietly<S: AsRef<OsStr>>(words: &[S]) {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::unix::io::AsFd;
+    let Ok(argv) = c_argv(words) else {
+        return;
+    };
+    let Ok(null) = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+    else {
+        return;
+    };
+    if let Ok(pid) = spawn(&argv, [null.as_fd(), null.as_fd(), null.as_fd()]) {
+        let _ = wait_for(pid);
+    }
+}
+
 /// Shell-style exit code: the exit status, or 128 + signal number.
 pub fn exit_code(status: WaitStatus) -> i32 {
     if let Some(code) = status.exit_status() {

@@ -186,16 +186,7 @@ pub fn write_exit_file(path: &Path, code: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Run the `--exit-cmd` words with stdio on /dev/null and wait for them.
+/// Run the `--exit-cmd` words and wait for them.
 fn run_exit_cmd(args: &Args) {
-    let Ok(argv) = spawn::c_argv(&args.exit_cmd) else {
-        return;
-    };
-    let Ok(null) = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-    else {
-        return;
-    };
-    if let Ok(pid) = spawn::spawn(&argv, [null.as_fd(), null.as_fd(), null.as_fd()]) {
-        let _ = spawn::wait_for(pid);
-    }
+    spawn::run_quietly(&args.exit_cmd);
 }
