@@ -10,6 +10,7 @@ mod inspect;
 mod list;
 mod logs;
 mod manage;
+mod networks;
 mod system;
 mod volumes;
 
@@ -141,6 +142,15 @@ pub fn router(state: AppState) -> Router {
             "/volumes/{name}",
             get(volumes::inspect).delete(volumes::remove),
         )
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/system/df", get(system::df))
         .fallback(not_found)
         .with_state(state)
