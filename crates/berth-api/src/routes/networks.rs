@@ -132,15 +132,20 @@ struct Ipam {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct IpamConfig {
+    #[serde(deserialize_with = "nullable")]
     subnet: String,
+    #[serde(deserialize_with = "nullable")]
     gateway: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct CreateBody {
+    #[serde(deserialize_with = "nullable")]
     name: String,
+    #[serde(deserialize_with = "nullable")]
     driver: String,
+    #[serde(deserialize_with = "nullable")]
     internal: bool,
     #[serde(rename = "EnableIPv6")]
     enable_ipv6: Option<bool>,
@@ -148,6 +153,15 @@ struct CreateBody {
     ipam: Option<Ipam>,
     options: Option<BTreeMap<String, String>>,
     labels: Option<BTreeMap<String, String>>,
+}
+
+/// A field docker-py sends as `null` when unset: its default.
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -218,6 +232,7 @@ pub async fn remove(State(st): State<AppState>, Path(id): Path<String>) -> ApiRe
 #[serde(rename_all = "PascalCase", default)]
 struct IpamAddress {
     #[serde(rename = "IPv4Address")]
+    #[serde(deserialize_with = "nullable")]
     ipv4_address: String,
 }
 
@@ -229,6 +244,7 @@ pub struct EndpointConfig {
     pub aliases: Option<Vec<String>>,
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<IpamAddress>,
+    #[serde(deserialize_with = "nullable")]
     pub mac_address: String,
 }
 
@@ -245,8 +261,10 @@ impl EndpointConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct ConnectBody {
+    #[serde(deserialize_with = "nullable")]
     container: String,
     endpoint_config: Option<EndpointConfig>,
+    #[serde(deserialize_with = "nullable")]
     force: bool,
 }
 

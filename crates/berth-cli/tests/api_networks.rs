@@ -1,0 +1,337 @@
+//! The Docker Engine API's networks and registry routes as real clients use
+//! them: the docker CLI (client only) and docker-py against `berth system
+//! service` — network create/ls/inspect/connect/disconnect/rm/prune,
+//! containers resolving each other by name, and `docker pull`/`docker push`
+//! against Debian's docker-registry on 127.0.0.1.
+//!
+//! Network safety: only 127.0.0.1 and our own containers' addresses are
+//! contacted; names are looked up in aardvark-dns's own domain
+//! (`NAME.dns.podman`), which it answers without forwarding. Subnets are
+//! 10.93.X.0/24 and bridges `bdPIDxN`, derived from the process ID and a
+//! counter, so no other test (10.90 default, 10.100-249 elsewhere) shares one.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+#[path = "support/api.rs"]
+mod api_support;
+use api_support::*;
+
+/// True (after saying why) when netavark or iptables are missing.
+fn no_netavark() -> bool {
+    let found = ["/usr/libexec/podman/netavark", "/usr/lib/podman/netavark"]
+        .iter()
+        .any(|p| std::path::Path::new(p).is_file());
+    let iptables = std::path::Path::new("/usr/sbin/iptables-save").is_file();
+    if !found || !iptables {
+        eprintln!("skipping: needs netavark and iptables (scripts/install-deps.sh)");
+    }
+    !found || !iptables
+}
+
+/// A service for a test that uses the docker CLI; `None` skips the test.
+fn docker_env() -> Option<(Env, Service)> {
+    if skip() || !have_docker() {
+        return None;
+    }
+    let env = Env::with_busybox();
+    let svc = Service::start(&env, "0");
+    Some((env, svc))
+}
+
+/// A network of this test's own: name, subnet prefix `10.93.X`, bridge.
+struct TestNet {
+    name: String,
+    prefix: String,
+    bridge: String,
+}
+
+impl TestNet {
+    fn new() -> TestNet {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        assert!(n < 5, "at most 5 networks per test run (subnet slots)");
+        TestNet {
+            name: unique("dnet"),
+            prefix: format!("10.93.{}", (pid % 50) * 5 + n),
+            bridge: format!("bd{}x{n}", pid % 100_000),
+        }
+    }
+
+    fn subnet(&self) -> String {
+        format!("{}.0/24", self.prefix)
+    }
+
+    fn bridge_option(&self) -> String {
+        format!("com.docker.network.bridge.name={}", self.bridge)
+    }
+}
+
+/// `docker network create` of `net` with its subnet and bridge.
+fn docker_net(svc: &Service, net: &TestNet) {
+    let subnet = net.subnet();
+    let opt = net.bridge_option();
+    let args = [
+        "network", "create", "--subnet", &subnet, "-o", &opt, "--label", "t=api", &net.name,
+    ];
+    docker(svc, &args).success();
+}
+
+/// `docker inspect CONTAINER`'s address on network `net` ("" if none).
+fn ip_on(svc: &Service, ctr: &str, net: &str) -> String {
+    let doc = docker(svc, &["inspect", ctr]).success().json();
+    doc[0]["NetworkSettings"]["Networks"][net]["IPAddress"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// A container on `net` serving `body` at /index.html on port 80.
+fn web_server(svc: &Service, name: &str, net: &str, body: &str) {
+    let script =
+        format!("mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p 80 -h /www");
+    let args = [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        net,
+        IMAGE,
+        "sh",
+        "-c",
+        &script,
+    ];
+    docker(svc, &args).success();
+}
+
+/// From container `from`, fetch `host`'s index page (a name aardvark-dns
+/// answers) until it serves `body`.
+fn fetch_until(svc: &Service, from: &str, host: &str, body: &str) {
+    let get = format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {host} 80");
+    let mut last = String::new();
+    wait_until(&format!("{from} to reach {host}"), || {
+        last = docker(svc, &["exec", from, "sh", "-c", &get]).stdout;
+        last.contains(body)
+    });
+}
+
+#[test]
+fn docker_network_create_ls_inspect_run_connect_rm_prune() {
+    if no_netavark() {
+        return;
+    }
+    let Some((_env, svc)) = docker_env() else {
+        return;
+    };
+    let (one, two) = (TestNet::new(), TestNet::new());
+    docker_net(&svc, &one);
+    // A taken name: 409 and Docker's wording from the CLI.
+    let subnet = two.subnet();
+    docker(&svc, &["network", "create", "--subnet", &subnet, &one.name])
+        .code(1)
+        .stderr_has("already");
+    docker_net(&svc, &two);
+
+    let filter = format!("name={}", one.name);
+    let o = docker(
+        &svc,
+        &[
+            "network",
+            "ls",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Scope}}",
+        ],
+    );
+    assert_eq!(o.success().out(), format!("{} bridge local", one.name));
+    let o = docker(&svc, &["network", "ls", "--filter", "label=t=api", "-q"]);
+    assert_eq!(o.success().out().lines().count(), 2, "{}", o.out());
+    let doc = docker(&svc, &["network", "inspect", &one.name])
+        .success()
+        .json();
+    let n = &doc[0];
+    assert_eq!(n["Name"], one.name.as_str());
+    assert_eq!(n["Driver"], "bridge");
+    assert_eq!(n["Scope"], "local");
+    assert_eq!(n["IPAM"]["Config"][0]["Subnet"], one.subnet());
+    assert_eq!(
+        n["IPAM"]["Config"][0]["Gateway"],
+        format!("{}.1", one.prefix)
+    );
+    assert_eq!(n["Labels"]["t"], "api");
+    assert_eq!(
+        n["Options"]["com.docker.network.bridge.name"],
+        one.bridge.as_str()
+    );
+    docker(&svc, &["network", "inspect", "no-such-net"])
+        .code(1)
+        .stderr_has("no-such-net");
+
+    // Two containers on one network reach each other by name.
+    web_server(&svc, "a", &one.name, "from-a");
+    let args = [
+        "run",
+        "-d",
+        "--name",
+        "b",
+        "--network",
+        &one.name,
+        IMAGE,
+        "sleep",
+        "1000",
+    ];
+    docker(&svc, &args).success();
+    let a_ip = ip_on(&svc, "a", &one.name);
+    assert!(a_ip.starts_with(&format!("{}.", one.prefix)), "{a_ip}");
+    let o = docker(&svc, &["exec", "b", "nslookup", "-type=a", "a.dns.podman"]);
+    assert!(o.success().out().contains(&a_ip), "{}", o.out());
+    fetch_until(&svc, "b", "a", "from-a");
+    let doc = docker(&svc, &["network", "inspect", &one.name])
+        .success()
+        .json();
+    let members = doc[0]["Containers"].as_object().unwrap();
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(members
+        .values()
+        .any(|m| m["Name"] == "a" && m["IPv4Address"] == format!("{a_ip}/24")));
+
+    // A container on the second network joins the first with an alias
+    // and a fixed address, and is reached there by both.
+    let args = [
+        "run",
+        "-d",
+        "--name",
+        "c",
+        "--network",
+        &two.name,
+        IMAGE,
+        "sleep",
+        "1000",
+    ];
+    docker(&svc, &args).success();
+    let fixed = format!("{}.77", one.prefix);
+    docker(
+        &svc,
+        &[
+            "network", "connect", "--alias", "web", "--ip", &fixed, &one.name, "c",
+        ],
+    )
+    .success();
+    assert_eq!(ip_on(&svc, "c", &one.name), fixed);
+    assert!(ip_on(&svc, "c", &two.name).starts_with(&format!("{}.", two.prefix)));
+    let o = docker(
+        &svc,
+        &["exec", "a", "nslookup", "-type=a", "web.dns.podman"],
+    );
+    assert!(o.success().out().contains(&fixed), "{}", o.out());
+    fetch_until(&svc, "c", "a", "from-a");
+    docker(&svc, &["network", "connect", &one.name, "c"]).code(1);
+
+    docker(&svc, &["network", "disconnect", &one.name, "c"]).success();
+    assert_eq!(ip_on(&svc, "c", &one.name), "");
+    let doc = docker(&svc, &["network", "inspect", &one.name])
+        .success()
+        .json();
+    assert_eq!(doc[0]["Containers"].as_object().unwrap().len(), 2);
+    docker(&svc, &["network", "disconnect", &one.name, "c"]).code(1);
+
+    // In use: refused, and still listed.
+    docker(&svc, &["network", "rm", &one.name])
+        .code(1)
+        .stderr_has("used");
+    docker(&svc, &["network", "inspect", &one.name]).success();
+    docker(&svc, &["rm", "-f", "a", "b", "c"]).success();
+    let o = docker(&svc, &["network", "prune", "-f"]);
+    let out = o.success().out();
+    assert!(out.contains(&one.name) && out.contains(&two.name), "{out}");
+    let o = docker(&svc, &["network", "ls", "--filter", "label=t=api", "-q"]);
+    assert_eq!(o.success().out(), "");
+    docker(&svc, &["network", "rm", &one.name])
+        .code(1)
+        .stderr_has(&one.name);
+}
+
+#[test]
+fn docker_py_creates_a_network_and_connects_a_container() {
+    if no_netavark() || !have_docker_py() {
+        return;
+    }
+    let Some((_env, svc)) = docker_env() else {
+        return;
+    };
+    let (first, second) = (TestNet::new(), TestNet::new());
+    let script = format!(
+        r#"
+import docker, json
+c = docker.DockerClient(base_url={host:?})
+def make(name, subnet, bridge):
+    pool = docker.types.IPAMPool(subnet=subnet)
+    return c.networks.create(name, driver="bridge", labels={{"t": "py"}},
+        ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+        options={{"com.docker.network.bridge.name": bridge}})
+n1 = make({n1:?}, {s1:?}, {b1:?})
+n2 = make({n2:?}, {s2:?}, {b2:?})
+ctr = c.containers.run({image:?}, "sleep 1000", detach=True, name="py1", network={n1:?})
+n2.connect(ctr, aliases=["pyalias"])
+n2.reload()
+ctr.reload()
+nets = ctr.attrs["NetworkSettings"]["Networks"]
+print(json.dumps({{
+    "members": [x.name for x in n2.containers],
+    "nets": sorted(nets),
+    "ip2": nets[{n2:?}]["IPAddress"],
+    "aliases": nets[{n2:?}]["Aliases"],
+    "listed": sorted(n.name for n in c.networks.list(filters={{"label": "t=py"}})),
+}}))
+n2.disconnect(ctr)
+ctr.reload()
+print(sorted(ctr.attrs["NetworkSettings"]["Networks"]))
+try:
+    c.networks.get("no-such-net")
+except docker.errors.NotFound:
+    print("notfound")
+ctr.remove(force=True)
+n1.remove()
+n2.remove()
+print(len(c.networks.list(filters={{"label": "t=py"}})))
+"#,
+        host = svc.host(),
+        n1 = first.name,
+        s1 = first.subnet(),
+        b1 = first.bridge,
+        n2 = second.name,
+        s2 = second.subnet(),
+        b2 = second.bridge,
+        image = IMAGE,
+    );
+    let o = run_command(
+        {
+            let mut c = std::process::Command::new("python3");
+            c.args(["-c", &script]);
+            c
+        },
+        None,
+    );
+    let out = o.success().out();
+    let mut lines = out.lines();
+    let doc: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(doc["members"], serde_json::json!(["py1"]), "{out}");
+    let mut both = vec![first.name.clone(), second.name.clone()];
+    both.sort();
+    assert_eq!(doc["nets"], serde_json::json!(both));
+    assert!(doc["ip2"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}.", second.prefix)));
+    assert_eq!(doc["aliases"], serde_json::json!(["pyalias"]));
+    assert_eq!(doc["listed"], serde_json::json!(both));
+    assert_eq!(lines.next(), Some(format!("['{}']", first.name).as_str()));
+    assert_eq!(lines.next(), Some("notfound"));
+    assert_eq!(lines.next(), Some("0"));
+}
