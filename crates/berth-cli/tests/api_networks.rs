@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 mod api_support;
 use api_support::*;
 
+#[path = "support/registry.rs"]
+mod registry_support;
+use registry_support::*;
+
 /// True (after saying why) when netavark or iptables are missing.
 fn no_netavark() -> bool {
     let found = ["/usr/libexec/podman/netavark", "/usr/lib/podman/netavark"]
@@ -334,4 +338,90 @@ print(len(c.networks.list(filters={{"label": "t=py"}})))
     assert_eq!(lines.next(), Some(format!("['{}']", first.name).as_str()));
     assert_eq!(lines.next(), Some("notfound"));
     assert_eq!(lines.next(), Some("0"));
+}
+
+#[test]
+fn docker_push_and_pull_through_a_local_registry() {
+    if no_registry() {
+        return;
+    }
+    let Some((_env, svc)) = docker_env() else {
+        return;
+    };
+    let reg = Registry::start(None);
+    let target = format!("{}/apitest/busybox:v1", reg.host());
+    docker(&svc, &["tag", IMAGE, &target]).success();
+    // A loopback registry is plain HTTP, as for dockerd.
+    let o = docker(&svc, &["push", &target]);
+    o.success()
+        .stdout_has("The push refers to repository")
+        .stdout_has("v1: digest: sha256:");
+    // Drop both names (the image goes), then pull it back and run it.
+    docker(&svc, &["rmi", &target, IMAGE]).success();
+    let o = docker(&svc, &["pull", &target]);
+    o.success()
+        .stdout_has("Pulling from")
+        .stdout_has(&format!("Downloaded newer image for {target}"));
+    let o = docker(&svc, &["run", "--rm", &target, "echo", "pulled"]);
+    assert_eq!(o.success().out(), "pulled");
+    let o = docker(&svc, &["pull", &target]);
+    o.success().stdout_has("Image is up to date");
+
+    // Unknown: the CLI's error, and a 404 before any stream for raw HTTP.
+    let missing = format!("{}/apitest/nosuch", reg.host());
+    docker(&svc, &["pull", &format!("{missing}:v1")])
+        .code(1)
+        .stderr_has("nosuch");
+    let path = format!("/images/create?fromImage={missing}&tag=v1");
+    let r = http(&svc.sock, "POST", &path, None);
+    assert_eq!(r.status, 404, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["message"].as_str().unwrap().contains("nosuch"));
+    let r = http(&svc.sock, "POST", "/images/create?fromImage=", None);
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn docker_py_pushes_and_pulls_with_registry_credentials() {
+    if no_registry() || !have_docker_py() {
+        return;
+    }
+    let Some((_env, svc)) = docker_env() else {
+        return;
+    };
+    let reg = Registry::start(Some(("alice", "pw-123")));
+    let repo = format!("{}/apitest/auth", reg.host());
+    let script = format!(
+        r#"
+import docker
+c = docker.DockerClient(base_url={host:?})
+c.images.get({image:?}).tag({repo:?}, "v2")
+auth = {{"username": "alice", "password": "pw-123"}}
+try:
+    denied = c.images.push({repo:?}, tag="v2")
+    print("denied" if "error" in denied else "not-denied: " + denied)
+except docker.errors.APIError as e:
+    print("denied" if "authentication required" in str(e) else e)
+out = c.images.push({repo:?}, tag="v2", auth_config=auth)
+assert "error" not in out, out
+print("pushed")
+c.images.remove({repo:?} + ":v2")
+try:
+    c.images.pull({repo:?}, tag="v2")
+    print("pulled-without-auth")
+except docker.errors.APIError as e:
+    print("refused")
+img = c.images.pull({repo:?}, tag="v2", auth_config=auth)
+print(img.tags)
+"#,
+        host = svc.host(),
+        image = IMAGE,
+        repo = repo,
+    );
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", &script]);
+    let o = run_command(cmd, None);
+    let out = o.success().out();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..3], ["denied", "pushed", "refused"], "{out}");
+    assert!(lines[3].contains(&format!("{repo}:v2")), "{out}");
 }

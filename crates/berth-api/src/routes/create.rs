@@ -150,7 +150,11 @@ fn network_flags(
 ) -> ApiResult<ExtraNetworks> {
     let mut endpoints = endpoints.unwrap_or_default();
     // "default" is Docker's bridge; berth's default (no network) is kept for
-    // it, unless endpoints name a network.
+    // it, unless endpoints name a network. The docker CLI sends an empty
+    // endpoint for the mode itself, `default` included.
+    if matches!(mode.as_str(), "" | "default") {
+        endpoints.remove("default");
+    }
     let primary = match mode.as_str() {
         "" | "default" => endpoints.keys().next().cloned(),
         _ => Some(mode),
@@ -371,7 +375,11 @@ mod tests {
         assert_eq!(o.net.ip.as_deref(), Some("10.93.0.5"));
         assert_eq!(extra.len(), 1);
         assert_eq!(extra[0].0, "n2");
-        let o = opts(json!({"Image": "x", "HostConfig": {"NetworkMode": "default"}})).unwrap();
+        let o = opts(
+            json!({"Image": "x", "HostConfig": {"NetworkMode": "default"},
+            "NetworkingConfig": {"EndpointsConfig": {"default": {}}}}),
+        )
+        .unwrap();
         assert_eq!(o.net.network, None);
         let bad = json!({"Image": "x", "HostConfig": {"NetworkMode": "host"},
             "NetworkingConfig": {"EndpointsConfig": {"n2": {}}}});

@@ -11,6 +11,7 @@ mod list;
 mod logs;
 mod manage;
 mod networks;
+mod registry;
 mod system;
 mod volumes;
 
@@ -129,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route("/images/get", get(images::get_many))
         .route("/images/load", post(images::load))
         .route("/images/prune", post(images::prune))
+        .route("/images/create", post(registry::create))
         .route(
             "/images/{*rest}",
             get(images::get_action)
