@@ -58,10 +58,10 @@ impl TestNet {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
-        assert!(n < 5, "at most 5 networks per test run (subnet slots)");
+        assert!(n < 6, "at most 6 networks per test run (subnet slots)");
         TestNet {
             name: unique("dnet"),
-            prefix: format!("10.93.{}", (pid % 50) * 5 + n),
+            prefix: format!("10.93.{}", (pid % 40) * 6 + n),
             bridge: format!("bd{}x{n}", pid % 100_000),
         }
     }
@@ -338,6 +338,56 @@ print(len(c.networks.list(filters={{"label": "t=py"}})))
     assert_eq!(lines.next(), Some(format!("['{}']", first.name).as_str()));
     assert_eq!(lines.next(), Some("notfound"));
     assert_eq!(lines.next(), Some("0"));
+}
+
+#[test]
+fn docker_run_publishes_a_port_on_127_0_0_1() {
+    if no_netavark() {
+        return;
+    }
+    let Some((_env, svc)) = docker_env() else {
+        return;
+    };
+    let net = TestNet::new();
+    docker_net(&svc, &net);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let script = "mkdir -p /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www";
+    let args = [
+        "run",
+        "-d",
+        "--name",
+        "w",
+        "--network",
+        &net.name,
+        "-p",
+        &publish,
+        IMAGE,
+        "sh",
+        "-c",
+        script,
+    ];
+    docker(&svc, &args).success();
+    let o = docker(&svc, &["port", "w"]);
+    assert_eq!(o.success().out(), format!("80/tcp -> 127.0.0.1:{port}"));
+    let o = docker(&svc, &["ps", "--format", "{{.Ports}} {{.Networks}}"]);
+    assert_eq!(
+        o.success().out(),
+        format!("127.0.0.1:{port}->80/tcp {}", net.name)
+    );
+    let mut body = String::new();
+    wait_until("the published port to answer", || {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+        body.clear();
+        let _ = s.read_to_string(&mut body);
+        body.contains("published")
+    });
+    docker(&svc, &["rm", "-f", "w"]).success();
 }
 
 #[test]
