@@ -245,10 +245,31 @@ fn docker_network_create_ls_inspect_run_connect_rm_prune() {
     assert_eq!(doc[0]["Containers"].as_object().unwrap().len(), 2);
     docker(&svc, &["network", "disconnect", &one.name, "c"]).code(1);
 
-    // In use: refused, and still listed.
+    // In use: refused, and still listed. Docker's statuses on the wire.
     docker(&svc, &["network", "rm", &one.name])
         .code(1)
         .stderr_has("used");
+    let r = http(
+        &svc.sock,
+        "DELETE",
+        &format!("/networks/{}", one.name),
+        None,
+    );
+    assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+    let dup = serde_json::json!({"Name": one.name, "CheckDuplicate": true});
+    let r = http(&svc.sock, "POST", "/networks/create", Some(&dup));
+    assert_eq!(r.status, 409);
+    assert!(r.json()["message"].as_str().unwrap().contains(&one.name));
+    let r = http(&svc.sock, "GET", "/v1.41/networks/no-such-net", None);
+    assert_eq!(r.status, 404);
+    let body = serde_json::json!({"Container": "no-such-ctr"});
+    let r = http(
+        &svc.sock,
+        "POST",
+        &format!("/networks/{}/connect", one.name),
+        Some(&body),
+    );
+    assert_eq!(r.status, 404);
     docker(&svc, &["network", "inspect", &one.name]).success();
     docker(&svc, &["rm", "-f", "a", "b", "c"]).success();
     let o = docker(&svc, &["network", "prune", "-f"]);
@@ -416,6 +437,36 @@ fn docker_push_and_pull_through_a_local_registry() {
     assert_eq!(o.success().out(), "pulled");
     let o = docker(&svc, &["pull", &target]);
     o.success().stdout_has("Image is up to date");
+
+    // A blob that fails its digest check mid-transfer: an error message in
+    // the already started stream, and no image left behind.
+    docker(&svc, &["rmi", &target]).success();
+    let mut corrupted = 0;
+    for prefix in std::fs::read_dir(reg.blobs_dir()).unwrap().flatten() {
+        for blob in std::fs::read_dir(prefix.path()).unwrap().flatten() {
+            let data = blob.path().join("data");
+            let len = std::fs::metadata(&data).unwrap().len();
+            if len > 64 * 1024 {
+                std::fs::write(&data, vec![b'x'; len as usize]).unwrap();
+                corrupted += 1;
+            }
+        }
+    }
+    assert_eq!(corrupted, 1, "the one layer blob");
+    docker(&svc, &["pull", &target])
+        .code(1)
+        .stderr_has("digest");
+    let path = format!(
+        "/images/create?fromImage={}&tag=v1",
+        target.trim_end_matches(":v1")
+    );
+    let r = http(&svc.sock, "POST", &path, None);
+    assert_eq!(r.status, 200);
+    let body = String::from_utf8_lossy(&r.body);
+    let last: serde_json::Value = serde_json::from_str(body.lines().last().unwrap()).unwrap();
+    assert!(last["error"].as_str().unwrap().contains("digest"), "{body}");
+    assert_eq!(last["errorDetail"]["message"], last["error"]);
+    assert_eq!(docker(&svc, &["images", "-q"]).success().out(), "");
 
     // Unknown: the CLI's error, and a 404 before any stream for raw HTTP.
     let missing = format!("{}/apitest/nosuch", reg.host());

@@ -136,6 +136,9 @@ struct IpamConfig {
     subnet: String,
     #[serde(deserialize_with = "nullable")]
     gateway: String,
+    #[serde(rename = "IPRange", deserialize_with = "nullable")]
+    ip_range: String,
+    auxiliary_addresses: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,6 +190,12 @@ fn to_options(b: CreateBody) -> ApiResult<NetworkCreateOptions> {
         ));
     }
     let ipam = configs.pop().unwrap_or_default();
+    if !ipam.ip_range.is_empty() || ipam.auxiliary_addresses.is_some_and(|a| !a.is_empty()) {
+        // Ignoring them would hand out addresses the caller reserved.
+        return Err(ApiError::bad_request(
+            "IPRange and AuxiliaryAddresses are not supported by berth yet",
+        ));
+    }
     let mut options = b.options.unwrap_or_default();
     let interface_name = options.remove(BRIDGE_NAME_OPTION);
     if let Some(mtu) = options.remove(MTU_OPTION) {
@@ -339,5 +348,9 @@ mod tests {
             serde_json::from_value(json!({"Name": "x", "EnableIPv6": true})).unwrap();
         assert!(to_options(v6).is_err());
         assert!(to_options(CreateBody::default()).is_err());
+        let range: CreateBody = serde_json::from_value(json!({"Name": "x", "IPAM": {"Config": [
+            {"Subnet": "10.93.0.0/24", "IPRange": "10.93.0.128/25", "Gateway": null}]}}))
+        .unwrap();
+        assert!(to_options(range).is_err());
     }
 }

@@ -121,6 +121,13 @@ impl Registry {
         panic!("docker-registry did not start");
     }
 
+    /// Where the registry keeps its blobs (`sha256/XX/DIGEST/data`).
+    pub fn blobs_dir(&self) -> PathBuf {
+        self._dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+    }
+
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
