@@ -262,6 +262,10 @@ fn docker_network_create_ls_inspect_run_connect_rm_prune() {
     assert!(r.json()["message"].as_str().unwrap().contains(&one.name));
     let r = http(&svc.sock, "GET", "/v1.41/networks/no-such-net", None);
     assert_eq!(r.status, 404);
+    // Docker's name for the default network is berth's default network.
+    let r = http(&svc.sock, "GET", "/networks/bridge", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["Driver"], "bridge");
     let body = serde_json::json!({"Container": "no-such-ctr"});
     let r = http(
         &svc.sock,

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use berth_core::network::Network;
-use berth_core::{ContainerRecord, NetworkCreateOptions};
+use berth_core::{ContainerRecord, NetworkCreateOptions, Runtime};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -21,6 +21,16 @@ use std::collections::BTreeMap;
 const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
 /// Docker's MTU option: berth's (and netavark's) `mtu`.
 const MTU_OPTION: &str = "com.docker.network.driver.mtu";
+
+/// The berth network a Docker client means by `id`: Docker's default
+/// network is called `bridge`, berth's is not; a user network of that name
+/// wins.
+fn berth_name(rt: &Runtime, id: &str) -> String {
+    if id == "bridge" && rt.network(id).is_err() {
+        return berth_core::network::default_network().name;
+    }
+    id.to_string()
+}
 
 /// The running containers joined to `net`, as Docker's `Containers` map
 /// (`{id: {Name, EndpointID, MacAddress, IPv4Address, IPv6Address}}`).
@@ -118,7 +128,7 @@ pub async fn list(State(st): State<AppState>, q: Query) -> ApiResult<Json<Vec<Va
 /// `GET /networks/{id}`.
 pub async fn inspect(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let (n, ctrs) = st
-        .engine(move |rt| Ok((rt.network(&id)?, rt.containers()?)))
+        .engine(move |rt| Ok((rt.network(&berth_name(rt, &id))?, rt.containers()?)))
         .await?;
     Ok(Json(docker_network(&n, endpoints(&n, &ctrs))))
 }
@@ -233,7 +243,8 @@ pub async fn create(
 
 /// `DELETE /networks/{id}`: 204; 409 while containers use it.
 pub async fn remove(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    st.engine(move |rt| rt.remove_network(&id, false)).await?;
+    st.engine(move |rt| rt.remove_network(&berth_name(rt, &id), false))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -295,7 +306,7 @@ pub async fn connect(
     let e = b.endpoint_config.unwrap_or_default();
     let aliases = e.aliases.clone().unwrap_or_default();
     let ip = e.ipv4();
-    st.engine(move |rt| rt.network_connect(&ctr, &id, &aliases, ip.as_deref()))
+    st.engine(move |rt| rt.network_connect(&ctr, &berth_name(rt, &id), &aliases, ip.as_deref()))
         .await?;
     Ok(StatusCode::OK)
 }
@@ -310,7 +321,7 @@ pub async fn disconnect(
     let b: ConnectBody = json_body(&body, "disconnect request")?;
     let ctr = container_of(&b)?;
     let _ = b.force;
-    st.engine(move |rt| rt.network_disconnect(&ctr, &id))
+    st.engine(move |rt| rt.network_disconnect(&ctr, &berth_name(rt, &id)))
         .await?;
     Ok(StatusCode::OK)
 }
