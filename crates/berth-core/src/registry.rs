@@ -112,6 +112,25 @@ fn stored_name_for(image: &ImageInfo, short: &str) -> Option<String> {
     image.names.iter().find(|n| n.ends_with(&suffix)).cloned()
 }
 
+/// Docker's transport default for a registry: one on the loopback
+/// (`localhost:PORT`, `127.0.0.0/8`, `[::1]`) is reached over plain HTTP
+/// (`Some(false)`, as `--tls-verify=false`); any other as registries.conf
+/// says (`None`). The Docker API's pull and push use it: Docker clients
+/// have no per-request TLS switch and count on this rule.
+pub fn docker_tls_verify(name: &str) -> Option<bool> {
+    let r = reference::parse(name).ok()?;
+    let host = match r.domain.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => r.domain.as_str(),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    loopback.then_some(false)
+}
+
 /// Check credentials against `registry` and save them (Podman's `login`).
 /// Returns the auth-file key used.
 pub fn login(
@@ -125,4 +144,22 @@ pub fn login(
 /// Forget the credentials of `registry`, or of every registry with `None`.
 pub fn logout(registry: Option<&str>, opts: &RegistryOptions) -> Result<()> {
     registry::logout(registry, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_registries_are_plain_http_for_docker_clients() {
+        assert_eq!(
+            docker_tls_verify("127.0.0.1:5000/busybox:latest"),
+            Some(false)
+        );
+        assert_eq!(docker_tls_verify("localhost:5000/a/b"), Some(false));
+        assert_eq!(docker_tls_verify("127.3.4.5:80/x"), Some(false));
+        assert_eq!(docker_tls_verify("quay.io/x/y:1"), None);
+        assert_eq!(docker_tls_verify("busybox"), None);
+        assert_eq!(docker_tls_verify("10.0.0.1:5000/x"), None);
+    }
 }

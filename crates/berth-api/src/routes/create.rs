@@ -2,6 +2,7 @@
 //! `CreateOptions` (the engine applies its own rules to those, exactly as
 //! for `berth create`).
 
+use super::networks::EndpointConfig;
 use super::Query;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -9,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use berth_core::CreateOptions;
+use berth_core::{CreateOptions, NetOptions};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -51,6 +52,15 @@ struct Body {
     exposed_ports: Option<BTreeMap<String, Value>>,
     host_config: Option<HostConfig>,
     healthcheck: Option<Healthcheck>,
+    networking_config: Option<NetworkingConfig>,
+}
+
+/// Docker's `NetworkingConfig`: per network, the container's aliases and
+/// address.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct NetworkingConfig {
+    endpoints_config: Option<BTreeMap<String, EndpointConfig>>,
 }
 
 /// Docker's `HealthConfig` (durations in nanoseconds, 0: the default).
@@ -94,8 +104,79 @@ struct HostConfig {
     cap_add: Option<Vec<String>>,
     cap_drop: Option<Vec<String>>,
     tmpfs: Option<BTreeMap<String, String>>,
-    port_bindings: Option<BTreeMap<String, Value>>,
+    port_bindings: Option<BTreeMap<String, Vec<PortBinding>>>,
     publish_all_ports: bool,
+    network_mode: String,
+    dns: Option<Vec<String>>,
+    dns_search: Option<Vec<String>>,
+    dns_options: Option<Vec<String>>,
+    extra_hosts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct PortBinding {
+    host_ip: String,
+    host_port: String,
+}
+
+/// `PortBindings` as `-p` values: `{"80/tcp": [{"HostIp", "HostPort"}]}`
+/// → `HOSTIP:HOSTPORT:80/tcp` (empty parts left to the engine).
+fn publish_flags(bindings: BTreeMap<String, Vec<PortBinding>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (port, list) in bindings {
+        for b in list {
+            out.push(match (b.host_ip.as_str(), b.host_port.as_str()) {
+                ("", "") => port.clone(),
+                ("", hp) => format!("{hp}:{port}"),
+                (ip, hp) => format!("{ip}:{hp}:{port}"),
+            });
+        }
+    }
+    out
+}
+
+/// Networks a new container joins after the first (Docker sends them all
+/// in `EndpointsConfig`; berth's create takes one set of endpoint flags),
+/// connected right after the create.
+type ExtraNetworks = Vec<(String, EndpointConfig)>;
+
+/// `NetworkMode` and `EndpointsConfig` into the `--network` flags; the
+/// networks beyond the first are returned to be connected.
+fn network_flags(
+    mode: String,
+    endpoints: Option<BTreeMap<String, EndpointConfig>>,
+    h: &mut berth_core::NetOptions,
+) -> ApiResult<ExtraNetworks> {
+    let mut endpoints = endpoints.unwrap_or_default();
+    // "default" is Docker's bridge; berth's default (no network) is kept for
+    // it, unless endpoints name a network. The docker CLI sends an empty
+    // endpoint for the mode itself, `default` included.
+    if matches!(mode.as_str(), "" | "default") {
+        endpoints.remove("default");
+    }
+    let primary = match mode.as_str() {
+        "" | "default" => endpoints.keys().next().cloned(),
+        _ => Some(mode),
+    };
+    let Some(primary) = primary else {
+        return Ok(Vec::new());
+    };
+    if let Some(e) = endpoints.remove(&primary) {
+        h.ip = e.ipv4();
+        h.network_alias = e.aliases.clone().unwrap_or_default();
+        h.mac_address = non_empty(e.mac_address);
+    }
+    let joins_networks = !matches!(primary.as_str(), "none" | "host")
+        && !primary.starts_with("container:")
+        && !primary.starts_with("ns:");
+    if !joins_networks && !endpoints.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "network mode {primary:?} cannot be combined with other networks"
+        )));
+    }
+    h.network = Some(primary);
+    Ok(endpoints.into_iter().collect())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,23 +191,26 @@ fn non_empty(s: String) -> Option<String> {
 }
 
 /// Translate the body (pure: unit-tested without an engine).
-fn to_options(b: Body, name: Option<String>) -> ApiResult<CreateOptions> {
+fn to_options(b: Body, name: Option<String>) -> ApiResult<(CreateOptions, ExtraNetworks)> {
     if b.image.is_empty() {
         return Err(ApiError::bad_request(
             "config cannot be empty: Image is required",
         ));
     }
     let h = b.host_config.unwrap_or_default();
-    let has_ports = h.port_bindings.as_ref().is_some_and(|p| {
-        p.values()
-            .any(|v| v.as_array().is_some_and(|a| !a.is_empty()))
-    });
-    if has_ports || h.publish_all_ports {
-        // No networking yet: silently not publishing would be worse.
-        return Err(ApiError::bad_request(
-            "port bindings are not supported yet: berth containers have no network",
-        ));
-    }
+    let mut net = NetOptions {
+        publish: publish_flags(h.port_bindings.unwrap_or_default()),
+        publish_all: h.publish_all_ports,
+        dns: h.dns.unwrap_or_default(),
+        dns_search: h.dns_search.unwrap_or_default(),
+        dns_option: h.dns_options.unwrap_or_default(),
+        add_host: h.extra_hosts.unwrap_or_default(),
+        ..Default::default()
+    };
+    let endpoints = b.networking_config.and_then(|n| n.endpoints_config);
+    let extra = network_flags(h.network_mode, endpoints, &mut net)?;
+    // The image's EXPOSE list is what `-P` publishes; the body's copy of it
+    // adds nothing.
     let _ = b.exposed_ports;
     let restart = h
         .restart_policy
@@ -141,7 +225,7 @@ fn to_options(b: Body, name: Option<String>) -> ApiResult<CreateOptions> {
             v
         }
     });
-    Ok(CreateOptions {
+    let opts = CreateOptions {
         image: b.image,
         name,
         command: b.cmd.map(StrSlice::into_vec).unwrap_or_default(),
@@ -180,8 +264,10 @@ fn to_options(b: Body, name: Option<String>) -> ApiResult<CreateOptions> {
             .healthcheck
             .map(Healthcheck::into_options)
             .unwrap_or_default(),
+        net,
         ..Default::default()
-    })
+    };
+    Ok((opts, extra))
 }
 
 /// `POST /containers/create?name=NAME`: 201 `{"Id", "Warnings"}`.
@@ -193,9 +279,20 @@ pub async fn create(
     let b: Body = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid container config: {e}")))?;
     let name = q.get("name").cloned().filter(|n| !n.is_empty());
-    let opts = to_options(b, name)?;
+    let (opts, extra) = to_options(b, name)?;
     let id = st
-        .engine(move |rt| Ok(rt.create_container(&opts)?.id().to_string()))
+        .engine(move |rt| {
+            let id = rt.create_container(&opts)?.id().to_string();
+            for (net, e) in &extra {
+                let aliases = e.aliases.clone().unwrap_or_default();
+                if let Err(err) = rt.network_connect(&id, net, &aliases, e.ipv4().as_deref()) {
+                    // All or nothing, as a failed create.
+                    let _ = rt.lookup(&id).and_then(|c| c.remove(true, None));
+                    return Err(err);
+                }
+            }
+            Ok(id)
+        })
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -208,7 +305,7 @@ mod tests {
     use super::*;
 
     fn opts(v: Value) -> ApiResult<CreateOptions> {
-        to_options(serde_json::from_value(v).unwrap(), None)
+        to_options(serde_json::from_value(v).unwrap(), None).map(|(o, _)| o)
     }
 
     #[test]
@@ -250,7 +347,42 @@ mod tests {
         assert_eq!(o.command, ["sh"]);
         assert_eq!(o.entrypoint, Some(vec![]));
         assert!(opts(json!({"Cmd": ["true"]})).is_err());
-        let ports = json!({"Image": "x", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}});
-        assert!(opts(ports).is_err());
+    }
+
+    #[test]
+    fn ports_and_networks_become_network_flags() {
+        let o = opts(json!({"Image": "x", "HostConfig": {"PortBindings": {
+            "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}, {"HostIp": "", "HostPort": "81"}],
+            "53/udp": [{"HostIp": "", "HostPort": ""}]}}}))
+        .unwrap();
+        assert_eq!(
+            o.net.publish,
+            ["53/udp", "127.0.0.1:8080:80/tcp", "81:80/tcp"]
+        );
+        assert_eq!(o.net.network, None);
+        let (o, extra) = to_options(
+            serde_json::from_value(json!({"Image": "x",
+                "HostConfig": {"NetworkMode": "n1"},
+                "NetworkingConfig": {"EndpointsConfig": {
+                    "n1": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.93.0.5"}},
+                    "n2": {"Aliases": ["db"]}}}}))
+            .unwrap(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(o.net.network.as_deref(), Some("n1"));
+        assert_eq!(o.net.network_alias, ["web"]);
+        assert_eq!(o.net.ip.as_deref(), Some("10.93.0.5"));
+        assert_eq!(extra.len(), 1);
+        assert_eq!(extra[0].0, "n2");
+        let o = opts(
+            json!({"Image": "x", "HostConfig": {"NetworkMode": "default"},
+            "NetworkingConfig": {"EndpointsConfig": {"default": {}}}}),
+        )
+        .unwrap();
+        assert_eq!(o.net.network, None);
+        let bad = json!({"Image": "x", "HostConfig": {"NetworkMode": "host"},
+            "NetworkingConfig": {"EndpointsConfig": {"n2": {}}}});
+        assert!(opts(bad).is_err());
     }
 }

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use crate::stream::{body_reader, channel_body};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_core::{Error, ImageInfo};
@@ -119,14 +119,16 @@ pub async fn get_action(st: State<AppState>, Path(rest): Path<String>) -> ApiRes
     }
 }
 
-/// `POST /images/{name}/tag`.
+/// `POST /images/{name}/tag|push`.
 pub async fn post_action(
     st: State<AppState>,
     Path(rest): Path<String>,
     q: Query,
-) -> ApiResult<StatusCode> {
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     match split_action(&rest)? {
-        (name, "tag") => tag(st, name, q).await,
+        (name, "tag") => Ok(tag(st, name, q).await?.into_response()),
+        (name, "push") => super::registry::push(&st.0, name, &q, &headers).await,
         _ => Err(page_not_found(&rest)),
     }
 }

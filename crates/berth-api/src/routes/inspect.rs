@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use berth_core::{ContainerRecord, ContainerState, Runtime};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Go's zero time, which Docker prints for "never".
@@ -89,8 +90,8 @@ struct LogConfig {
 #[serde(rename_all = "PascalCase")]
 struct HostConfig {
     binds: Vec<String>,
-    network_mode: &'static str,
-    port_bindings: BTreeMap<String, ()>,
+    network_mode: String,
+    port_bindings: Value,
     restart_policy: RestartPolicy,
     auto_remove: bool,
     cap_add: Vec<String>,
@@ -124,23 +125,6 @@ struct GraphDriver {
     data: BTreeMap<String, String>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct NetworkSettings {
-    bridge: String,
-    #[serde(rename = "SandboxID")]
-    sandbox_id: String,
-    ports: BTreeMap<String, ()>,
-    sandbox_key: String,
-    #[serde(rename = "IPAddress")]
-    ip_address: String,
-    #[serde(rename = "IPPrefixLen")]
-    ip_prefix_len: u32,
-    gateway: String,
-    mac_address: String,
-    networks: BTreeMap<String, ()>,
-}
-
 /// Docker's `ContainerJSON`.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -168,7 +152,7 @@ pub struct ContainerJson {
     graph_driver: GraphDriver,
     mounts: Vec<Mount>,
     config: Config,
-    network_settings: NetworkSettings,
+    network_settings: Value,
 }
 
 /// A mount kind by its serialized name (`bind`, `tmpfs`: Docker's words
@@ -178,6 +162,40 @@ fn mount_type<T: Serialize>(kind: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// Docker's `HostConfig.NetworkMode`: `bridge` for berth's default
+/// network, the first network's name for a user network, else the mode.
+pub fn network_mode(rec: &ContainerRecord) -> String {
+    let c = &rec.config;
+    let mode = c.net.mode.word();
+    if mode != "bridge" {
+        return mode;
+    }
+    let default = berth_core::network::default_network().name;
+    match c
+        .net
+        .networks
+        .iter()
+        .min_by_key(|(_, a)| a.interface_name.clone())
+    {
+        Some((name, _)) if *name != default => name.clone(),
+        _ => mode,
+    }
+}
+
+/// Docker's `NetworkSettings` (berth-core's, which Podman shares), with
+/// each network's `NetworkID` the network's ID rather than its name.
+pub fn network_settings(rt: &Runtime, rec: &ContainerRecord) -> Value {
+    let mut doc = berth_core::network::network_settings(rec, &rt.netns_path(&rec.config.id));
+    if let Some(nets) = doc["Networks"].as_object_mut() {
+        for (name, v) in nets.iter_mut() {
+            if let Ok(n) = rt.network(name) {
+                v["NetworkID"] = Value::String(n.id);
+            }
+        }
+    }
+    doc
 }
 
 /// Build the document from the record (the engine's own inspect is
@@ -265,8 +283,8 @@ pub fn container_json(rt: &Runtime, rec: &ContainerRecord) -> ContainerJson {
         exec_ids: None,
         host_config: HostConfig {
             binds,
-            network_mode: "none",
-            port_bindings: BTreeMap::new(),
+            network_mode: network_mode(rec),
+            port_bindings: berth_core::network::ports_map(&c.net),
             restart_policy: RestartPolicy {
                 name: if c.restart_policy.is_set() {
                     c.restart_policy.name.clone()
@@ -323,17 +341,7 @@ pub fn container_json(rt: &Runtime, rec: &ContainerRecord) -> ContainerJson {
             stop_timeout: c.stop_timeout,
             exposed_ports: BTreeMap::new(),
         },
-        network_settings: NetworkSettings {
-            bridge: String::new(),
-            sandbox_id: String::new(),
-            ports: BTreeMap::new(),
-            sandbox_key: String::new(),
-            ip_address: String::new(),
-            ip_prefix_len: 0,
-            gateway: String::new(),
-            mac_address: String::new(),
-            networks: BTreeMap::new(),
-        },
+        network_settings: network_settings(rt, rec),
     }
 }
 

@@ -85,6 +85,25 @@ fn matches(rec: &ContainerRecord, key: &str, value: &str) -> ApiResult<bool> {
     })
 }
 
+/// Docker's `Ports` list: one entry per published port.
+fn ports(rec: &ContainerRecord) -> Value {
+    let mut out = Vec::new();
+    for p in &rec.config.net.ports {
+        for i in 0..p.range.max(1) {
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
+            out.push(json!({
+                "IP": ip, "PrivatePort": p.container_port + i,
+                "PublicPort": p.host_port + i, "Type": p.protocol,
+            }));
+        }
+    }
+    Value::Array(out)
+}
+
 pub fn entry(rec: &ContainerRecord) -> Value {
     let c = &rec.config;
     json!({
@@ -94,12 +113,14 @@ pub fn entry(rec: &ContainerRecord) -> Value {
         "ImageID": format!("sha256:{}", c.image_id),
         "Command": c.args.join(" "),
         "Created": c.created.as_second(),
-        "Ports": [],
+        "Ports": ports(rec),
         "Labels": c.labels,
         "State": docker_status(rec.state.state),
         "Status": status_text(rec),
-        "HostConfig": { "NetworkMode": "none" },
-        "NetworkSettings": { "Networks": {} },
+        "HostConfig": { "NetworkMode": super::inspect::network_mode(rec) },
+        "NetworkSettings": {
+            "Networks": berth_core::network::network_settings(rec, "")["Networks"]
+        },
         "Mounts": c.mounts.iter().map(|m| json!({
             "Type": m.kind, "Source": m.source, "Destination": m.destination,
             "Mode": m.options.join(","), "RW": !m.read_only(), "Propagation": "",

@@ -10,6 +10,8 @@ mod inspect;
 mod list;
 mod logs;
 mod manage;
+mod networks;
+mod registry;
 mod system;
 mod volumes;
 
@@ -128,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route("/images/get", get(images::get_many))
         .route("/images/load", post(images::load))
         .route("/images/prune", post(images::prune))
+        .route("/images/create", post(registry::create))
         .route(
             "/images/{*rest}",
             get(images::get_action)
@@ -141,6 +144,15 @@ pub fn router(state: AppState) -> Router {
             "/volumes/{name}",
             get(volumes::inspect).delete(volumes::remove),
         )
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/system/df", get(system::df))
         .fallback(not_found)
         .with_state(state)
