@@ -556,6 +556,30 @@ fn connect_and_disconnect_a_running_container() {
     assert_no_leaks(&env, &a);
 }
 
+/// "Create, then connect" (Docker's and compose's way): a container made
+/// with berth's default private namespace joins the network on its start;
+/// one already in the runtime with that namespace is refused clearly.
+#[test]
+fn connect_before_start_gives_a_default_container_bridge_networking() {
+    if skip() || no_netavark() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let a = make_net(&env, &[]);
+    env.ok(&["create", "--name", "c", IMAGE, "sleep", "300"]);
+    env.ok(&["network", "connect", &a.name, "c"]);
+    env.ok(&["start", "c"]);
+    let ip = ip_of(&env, "c", &a.name);
+    assert!(ip.starts_with(&a.prefix), "{ip}");
+    let addrs = env.ok(&["exec", "c", "ip", "-o", "-4", "addr"]);
+    assert!(addrs.contains(&ip), "{addrs}");
+    env.ok(&["run", "-d", "--name", "lo", IMAGE, "sleep", "300"]);
+    env.expect(&["network", "connect", &a.name, "lo"], 125)
+        .stderr_has("network mode none");
+    env.ok(&["rm", "-f", "-t", "0", "c", "lo"]);
+    assert_no_leaks(&env, &a);
+}
+
 #[test]
 fn reload_puts_back_deleted_firewall_rules() {
     if skip() || no_netavark() {

@@ -325,6 +325,15 @@ impl Runtime {
         let net = self.network(network)?;
         self.lookup(container)?.batch(|c| {
             let rec = &mut c.rec;
+            let outside_runtime =
+                !rec.state.state.is_active() && rec.state.state != ContainerState::Created;
+            if rec.config.net.mode == NetMode::None && outside_runtime {
+                // berth's default is a private loopback namespace where
+                // Podman's and Docker's is the bridge, so "create, then
+                // connect" must work: a container not in the runtime gets
+                // bridge networking from its next start.
+                rec.config.net.mode = NetMode::Bridge;
+            }
             check_bridge(rec)?;
             if rec.config.net.networks.contains_key(&net.name) {
                 return Err(Error::new(
