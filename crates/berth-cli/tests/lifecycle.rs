@@ -190,6 +190,32 @@ fn restart_running_and_exited() {
     assert_eq!(logs.lines(), vec!["run", "run"], "{logs}");
 }
 
+/// `wait` on a container never started blocks until it has run (Podman's
+/// behaviour), then prints that run's exit code.
+#[test]
+fn wait_on_a_created_container_waits_for_its_run() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&["create", "--name", "c", IMAGE, "sh", "-c", "exit 4"]);
+    let mut waiter = env
+        .command(&["wait", "c"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Still waiting once a few other commands have come and gone.
+    for _ in 0..3 {
+        env.ok(&["ps", "-a"]);
+    }
+    assert!(waiter.try_wait().unwrap().is_none(), "wait returned early");
+    env.ok(&["start", "c"]);
+    let out = waiter.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4");
+    env.ok(&["rm", "c"]);
+}
+
 #[test]
 fn wait_prints_exit_codes() {
     if skip() {

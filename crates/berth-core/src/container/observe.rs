@@ -448,8 +448,14 @@ impl<'r> Container<'r> {
         let wants_exit = states.contains(&ContainerState::Exited);
         if wants_exit && states.iter().all(|s| !s.is_active()) {
             // The exit has its own efficient wait (pidfd, exit file).
+            // Only for a run in progress: a container never started has no
+            // exit to wait for yet, so it is polled until it has one
+            // (Podman blocks there too).
             let rec = self.inspect_record();
-            if !matches!(&rec, Ok(r) if states.contains(&r.state.state)) {
+            let in_run = |r: &ContainerRecord| {
+                r.state.state.is_active() || r.state.state == ContainerState::Created
+            };
+            if matches!(&rec, Ok(r) if !states.contains(&r.state.state) && in_run(r)) {
                 return self.wait_for_exit();
             }
         }
