@@ -24,18 +24,6 @@ use api_support::*;
 mod registry_support;
 use registry_support::*;
 
-/// True (after saying why) when netavark or iptables are missing.
-fn no_netavark() -> bool {
-    let found = ["/usr/libexec/podman/netavark", "/usr/lib/podman/netavark"]
-        .iter()
-        .any(|p| std::path::Path::new(p).is_file());
-    let iptables = std::path::Path::new("/usr/sbin/iptables-save").is_file();
-    if !found || !iptables {
-        eprintln!("skipping: needs netavark and iptables (scripts/install-deps.sh)");
-    }
-    !found || !iptables
-}
-
 /// A service for a test that uses the docker CLI; `None` skips the test.
 fn docker_env() -> Option<(Env, Service)> {
     if skip() || !have_docker() {

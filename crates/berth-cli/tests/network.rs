@@ -11,22 +11,7 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
-
-/// True (after saying why) when netavark or iptables are missing.
-fn no_netavark() -> bool {
-    let found = ["/usr/libexec/podman/netavark", "/usr/lib/podman/netavark"]
-        .iter()
-        .any(|p| std::path::Path::new(p).is_file());
-    let iptables = std::path::Path::new("/usr/sbin/iptables-save").is_file();
-    if !found || !iptables {
-        eprintln!("skipping: needs netavark and iptables (scripts/install-deps.sh)");
-    }
-    !found || !iptables
-}
 
 /// A network of this test's own: (name, subnet prefix "10.X.Y", bridge).
 struct TestNet {
@@ -67,29 +52,6 @@ fn make_net(env: &Env, extra: &[&str]) -> TestNet {
     args.push(&t.name);
     env.ok(&args);
     t
-}
-
-/// A host port free right now on 127.0.0.1.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `GET /index.html` from 127.0.0.1:`port`; the body or None.
-fn fetch(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(2),
-    )
-    .ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.contains("200 OK").then_some(out)
 }
 
 /// A container serving `body` as /index.html with busybox httpd on port 80.

@@ -7,38 +7,7 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `GET /index.html` from 127.0.0.1:`port`; the body or None.
-fn fetch(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(2),
-    )
-    .ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.contains("200 OK").then_some(out)
-}
-
-fn no_netavark() -> bool {
-    let found = ["/usr/libexec/podman/netavark", "/usr/lib/podman/netavark"]
-        .iter()
-        .any(|p| std::path::Path::new(p).is_file());
-    !found || !std::path::Path::new("/usr/sbin/iptables-save").is_file()
-}
 
 /// The busybox httpd script serving `body` on `port` (loopback included).
 fn httpd(body: &str, port: u16) -> String {

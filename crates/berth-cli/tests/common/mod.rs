@@ -676,3 +676,38 @@ pub fn is_full_id(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
+
+/// A host port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET /index.html` from 127.0.0.1:`port`; the response if it is a 200.
+pub fn fetch(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(2),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.contains("200 OK").then_some(out)
+}
+
+/// True (after saying why) when netavark or iptables are missing.
+pub fn no_netavark() -> bool {
+    let found = ["/usr/libexec/podman/netavark", "/usr/lib/podman/netavark"]
+        .iter()
+        .any(|p| Path::new(p).is_file());
+    let iptables = Path::new("/usr/sbin/iptables-save").is_file();
+    if !found || !iptables {
+        eprintln!("skipping: needs netavark and iptables (scripts/install-deps.sh)");
+    }
+    !found || !iptables
+}
