@@ -754,3 +754,79 @@ impl InspectMode for Env {
         m
     }
 }
+
+/// A host-only veth pair whose one end parents macvlan networks: nothing
+/// behind it leaves this machine. Removed on drop.
+struct VethParent(String);
+
+impl VethParent {
+    fn new() -> VethParent {
+        let name = format!("bmv{}", std::process::id() % 100_000);
+        let peer = format!("{name}p");
+        let ok = std::process::Command::new("ip")
+            .args(["link", "add", &name, "type", "veth", "peer", "name", &peer])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "creating veth {name}");
+        for l in [&name, &peer] {
+            std::process::Command::new("ip")
+                .args(["link", "set", l, "up"])
+                .status()
+                .unwrap();
+        }
+        VethParent(name)
+    }
+}
+
+impl Drop for VethParent {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .status();
+    }
+}
+
+/// `-d macvlan`: containers on a macvlan network get addresses from its
+/// subnet and reach each other through the parent interface (here a
+/// host-only veth, so no test traffic can leave the machine).
+#[test]
+fn macvlan_network_connects_its_containers() {
+    if skip() || no_netavark() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let parent = VethParent::new();
+    let name = unique("mv");
+    let prefix = format!("10.97.{}", std::process::id() % 250);
+    let subnet = format!("{prefix}.0/24");
+    let parent_opt = format!("parent={}", parent.0);
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        &parent_opt,
+        "--subnet",
+        &subnet,
+        &name,
+    ]);
+    let info = env.berth(&["network", "inspect", &name]).json();
+    assert_eq!(info[0]["driver"], "macvlan", "{info}");
+    web_server(&env, "web", &name, "over-macvlan", None);
+    let ip = ip_of(&env, "web", &name);
+    assert!(ip.starts_with(&prefix), "{ip}");
+    let get = format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ip} 80");
+    let mut body = String::new();
+    wait_until("the macvlan neighbour's httpd to answer", || {
+        body = env
+            .berth(&["run", "--rm", "--network", &name, IMAGE, "sh", "-c", &get])
+            .stdout;
+        body.contains("over-macvlan")
+    });
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
+    env.ok(&["network", "rm", &name]);
+    assert_eq!(netns_files(&env), 0, "namespace files left");
+    assert_eq!(ipam_rows(&env), 0);
+}
