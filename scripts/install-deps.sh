@@ -5,10 +5,11 @@ set -euo pipefail
 # netavark, aardvark-dns, iptables: container networks (berth-net).
 # python3-docker: docker-py for the API tests (the docker CLI is on every
 # machine of this kind; tests skip a client that is missing).
+# python3-websocket: websocket-client, for docker-py's attach over a websocket.
 # docker-registry + apache2-utils (htpasswd -B): the registry tests start
 # their own registry on 127.0.0.1; the packaged service must not run.
 packages=(runc crun busybox-static tmux hyperfine procps util-linux python3-docker
-  netavark aardvark-dns iptables docker-registry apache2-utils)
+  python3-websocket netavark aardvark-dns iptables docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,9 +8,10 @@
 //! stopping the service leaves them running.
 //!
 //! Routes live in `routes/` (one file per resource); hijacked connections
-//! (attach, exec start) in `hijack.rs`; clients that attach before the
-//! start (`docker run`) wait in `state::AttachWaiters`. Not served yet:
-//! networks, image pull/push/build/commit, attach over websocket.
+//! (attach, exec start) in `hijack.rs`, attach over a websocket in
+//! `websocket.rs`, both relaying through `pipes.rs`; clients that attach
+//! before the start (`docker run`) wait in `state::AttachWaiters`. Not
+//! served yet: image import/search/build/commit, `/auth`.
 
 #![warn(missing_docs)]
 #![recursion_limit = "256"]
@@ -18,11 +19,13 @@
 mod error;
 mod hijack;
 mod params;
+mod pipes;
 mod routes;
 mod server;
 mod state;
 mod stream;
 mod version;
+mod websocket;
 
 pub use error::ApiError;
 pub use server::{parse_address, run, serve, ServiceOptions, DEFAULT_SOCKET};

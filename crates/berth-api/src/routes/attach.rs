@@ -1,12 +1,18 @@
-//! `POST /containers/{id}/attach` (hijacked) and `/resize`, and the start
-//! side of attaching before the start (what `docker run` does).
+//! `POST /containers/{id}/attach` (hijacked), `GET .../attach/ws`
+//! (websocket) and `/resize`, and the start side of attaching before the
+//! start (what `docker run` does).
 
 use super::{qbool, qnum, Query};
 use crate::error::{ApiError, ApiResult};
-use crate::hijack::{Hijack, Pipes};
+use crate::hijack::Hijack;
+use crate::pipes::Pipes;
 use crate::state::{AppState, Waiting};
 use crate::stream::{STDERR, STDOUT};
-use axum::extract::{Path, State};
+use crate::version::ApiVersion;
+use crate::websocket;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_core::container::attach::{parse_detach_keys, DEFAULT_DETACH_KEYS};
@@ -54,48 +60,80 @@ enum Source {
     None,
 }
 
-/// `?stream=1&stdin=1&stdout=1&stderr=1&logs=1`.
-pub async fn attach(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    q: Query,
-    hijack: Hijack,
-) -> ApiResult<Response> {
-    let want = Wanted {
-        stdin: qbool(&q, "stdin")?,
-        stdout: qbool(&q, "stdout")?,
-        stderr: qbool(&q, "stderr")?,
-    };
-    let (stream, logs) = (qbool(&q, "stream")?, qbool(&q, "logs")?);
-    let keys = detach_keys(&q)?;
-    let (full_id, tty, state, log_path) = st
-        .engine(move |rt| {
-            let c = rt.lookup(&id)?;
-            let rec = c.inspect_record()?;
-            Ok((
-                c.id().to_string(),
-                rec.config.tty,
-                rec.state.state,
-                c.log_path(),
-            ))
+/// One attach, resolved before the client is answered (an unknown
+/// container is a plain 404): what to send and where it comes from. The
+/// hijacked and the websocket attach differ only in how it is carried.
+struct Session {
+    st: AppState,
+    id: String,
+    tty: bool,
+    want: Wanted,
+    logs: bool,
+    log_path: std::path::PathBuf,
+    keys: Vec<u8>,
+    source: Source,
+}
+
+impl Session {
+    /// Resolve container `id` for an attach with these parameters.
+    async fn open(
+        st: AppState,
+        id: String,
+        want: Wanted,
+        q: &std::collections::HashMap<String, String>,
+    ) -> ApiResult<Session> {
+        let (stream, logs) = (qbool(q, "stream")?, qbool(q, "logs")?);
+        let keys = detach_keys(q)?;
+        let (full_id, tty, state, log_path) = st
+            .engine(move |rt| {
+                let c = rt.lookup(&id)?;
+                let rec = c.inspect_record()?;
+                Ok((
+                    c.id().to_string(),
+                    rec.config.tty,
+                    rec.state.state,
+                    c.log_path(),
+                ))
+            })
+            .await?;
+        let source = if !stream {
+            Source::None
+        } else if matches!(
+            state,
+            ContainerState::Configured | ContainerState::Exited | ContainerState::Stopped
+        ) {
+            Source::AtStart(st.waiters.register(&full_id))
+        } else {
+            // Running or created: attach now; any other state is refused by
+            // the state table with its reason.
+            let id = full_id.clone();
+            Source::Now(st.engine(move |rt| rt.lookup(&id)?.attach()).await?)
+        };
+        Ok(Session {
+            st,
+            id: full_id,
+            tty,
+            want,
+            logs,
+            log_path,
+            keys,
+            source,
         })
-        .await?;
-    let source = if !stream {
-        Source::None
-    } else if matches!(
-        state,
-        ContainerState::Configured | ContainerState::Exited | ContainerState::Stopped
-    ) {
-        Source::AtStart(st.waiters.register(&full_id))
-    } else {
-        // Running or created: attach now; any other state is refused by
-        // the state table with its reason.
-        let id = full_id.clone();
-        Source::Now(st.engine(move |rt| rt.lookup(&id)?.attach()).await?)
-    };
-    Ok(hijack.serve(tty, move |pipes| async move {
-        if logs {
+    }
+
+    /// Give up before serving: a client waiting for the start withdraws.
+    fn abandon(self) {
+        if let Source::AtStart(w) = self.source {
+            self.st.waiters.withdraw(&self.id, w.ticket);
+        }
+    }
+
+    /// Send the logs if asked, then relay the stream until it ends.
+    async fn run(self, pipes: Pipes) {
+        let want = self.want;
+        if self.logs {
             let out = pipes.output.clone();
+            let log_path = self.log_path;
             let _ = tokio::task::spawn_blocking(move || {
                 let (mut o, mut e) = (
                     out.writer(STDOUT, want.stdout),
@@ -115,16 +153,74 @@ pub async fn attach(
             })
             .await;
         }
-        let stream = match source {
+        let stream = match self.source {
             Source::Now(s) => s,
             Source::None => return,
-            Source::AtStart(w) => match wait_for_start(&st, &full_id, w, &pipes, want).await {
+            Source::AtStart(w) => match wait_for_start(&self.st, &self.id, w, &pipes, want).await {
                 Some(s) => s,
                 None => return,
             },
         };
-        relay(stream, pipes, want, keys).await;
-    }))
+        relay(stream, pipes, want, self.keys).await;
+    }
+}
+
+/// The streams asked for with `stdin`, `stdout` and `stderr`.
+fn wanted(q: &std::collections::HashMap<String, String>) -> ApiResult<Wanted> {
+    Ok(Wanted {
+        stdin: qbool(q, "stdin")?,
+        stdout: qbool(q, "stdout")?,
+        stderr: qbool(q, "stderr")?,
+    })
+}
+
+/// `POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1&logs=1`
+/// (hijacked).
+pub async fn attach(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+    hijack: Hijack,
+) -> ApiResult<Response> {
+    let session = Session::open(st, id, wanted(&q)?, &q).await?;
+    Ok(hijack.serve(session.tty, move |pipes| session.run(pipes)))
+}
+
+/// `GET /containers/{id}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1&logs=1`.
+/// Before API 1.42 dockerd attached all three streams whatever the query
+/// said; before 1.28 it sent text frames.
+pub async fn attach_ws(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Extension(ApiVersion(major, minor)): Extension<ApiVersion>,
+    q: Query,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let version = (major, minor);
+    let want = if version >= (1, 42) {
+        wanted(&q)?
+    } else {
+        Wanted {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        }
+    };
+    let session = Session::open(st, id, want, &q).await?;
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(e) => {
+            session.abandon();
+            return Err(ApiError::bad_request(format!(
+                "not a websocket request: {e}"
+            )));
+        }
+    };
+    Ok(websocket::serve(
+        upgrade,
+        version >= (1, 28),
+        move |pipes| session.run(pipes),
+    ))
 }
 
 /// Wait for the start to hand over the stream. A container started by
