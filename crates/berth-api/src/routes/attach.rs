@@ -234,6 +234,8 @@ async fn wait_for_start(
 ) -> Option<AttachStream> {
     loop {
         tokio::select! {
+            // A stream that is there wins over a timer that fired with it.
+            biased;
             s = &mut w.stream => return s.ok(),
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
@@ -253,10 +255,11 @@ async fn wait_for_start(
                 return st.engine(move |rt| rt.lookup(&cid)?.attach()).await.ok();
             }
             Ok(_) => {}
-            Err(_) => {
-                st.waiters.withdraw(id, w.ticket);
-                return None;
-            }
+            Err(_) if st.waiters.withdraw(id, w.ticket) => return None,
+            // Gone (a `--rm` container that already ran), but a start took
+            // this waiter first: its stream, output and all, is on the way
+            // (or the start failed and dropped the sender).
+            Err(_) => return w.stream.await.ok(),
         }
     }
 }
