@@ -3,12 +3,13 @@
 # Idempotent and quiet when everything is present (apt only runs if needed).
 set -euo pipefail
 # netavark, aardvark-dns, iptables: container networks (berth-net).
+# iproute2: `ip`, for the keeper port that keeps the default bridge up (berth-net keeper.rs).
 # python3-docker: docker-py for the API tests (the docker CLI is on every
 # machine of this kind; tests skip a client that is missing).
 # python3-websocket: websocket-client, for docker-py's attach over a websocket.
 # docker-registry + apache2-utils (htpasswd -B): the registry tests start
 # their own registry on 127.0.0.1; the packaged service must not run.
-packages=(runc crun busybox-static tmux hyperfine procps util-linux python3-docker
+packages=(runc crun busybox-static tmux hyperfine procps util-linux iproute2 python3-docker
   python3-websocket netavark aardvark-dns iptables docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do

@@ -637,6 +637,36 @@ fn etc_files_follow_the_flags() {
     );
 }
 
+/// The default network's bridge outlives its containers, as docker0 does:
+/// a keeper port (a veth end, down, no address) keeps netavark from
+/// rebuilding bridge and chains for every container.
+#[test]
+fn default_bridge_is_kept_between_containers() {
+    if skip() || no_netavark() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let port = free_port().to_string();
+    let publish = format!("127.0.0.1:{port}:80");
+    env.ok(&["run", "--rm", "-p", &publish, IMAGE, "true"]);
+    let master = std::fs::read_link("/sys/class/net/berth0k/master").expect("keeper port");
+    assert!(master.ends_with("berth0"), "{master:?}");
+    assert!(host_has_link("berth0"));
+    let addr = std::fs::read_to_string("/sys/class/net/berth0k/operstate").unwrap();
+    assert_eq!(addr.trim(), "down", "the keeper carries nothing");
+    // The next container on it still works and serves its port.
+    web_server(&env, "web", "bridge", "warm", Some(port.parse().unwrap()));
+    let mut body = None;
+    wait_until("httpd on the kept bridge", || {
+        body = fetch(port.parse().unwrap());
+        body.is_some()
+    });
+    assert!(body.unwrap().contains("warm"));
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
+    assert_eq!(netns_files(&env), 0);
+    assert_eq!(ipam_rows(&env), 0);
+}
+
 #[test]
 fn default_bridge_network_and_open_host_ports() {
     if skip() || no_netavark() {

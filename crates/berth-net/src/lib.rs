@@ -5,7 +5,8 @@
 //! is never linked), keeps the address allocations itself (`ipam.rs` picks,
 //! the state database records), and owns each container's network
 //! namespace file (`netns.rs`: created and bind-mounted before the
-//! container starts, removed after teardown). `ports.rs` parses `-p`,
+//! container starts, removed after teardown). `keeper.rs` keeps the
+//! default bridge up between containers, `ports.rs` parses `-p`,
 //! `etc.rs` writes the container's `/etc/hosts` and `/etc/resolv.conf`.
 //!
 //! No engine rules live here: which container joins which network, when
@@ -15,6 +16,7 @@
 
 pub mod etc;
 pub mod ipam;
+pub mod keeper;
 pub mod netavark;
 pub mod netns;
 pub mod ports;

@@ -161,6 +161,9 @@ fn attach(
     })();
     match result {
         Ok(status) => {
+            if names.iter().any(|n| n == berth_net::DEFAULT_NETWORK) {
+                berth_net::keeper::keep(berth_net::DEFAULT_BRIDGE);
+            }
             let live = rec.state.net.get_or_insert_with(Default::default);
             for name in names {
                 let att = rec
