@@ -51,10 +51,12 @@ now() { date +%s%N; }
 "${PODMAN[@]}" load -i "$ARCHIVE" >/dev/null
 
 # One warm-up of each scenario (image store, pause image, networks).
-run_rm() { "$@" run --rm --network bridge -p "127.0.0.1:$(free_port):80" "$IMAGE" true >/dev/null; }
+# The host port is picked by the caller, outside the timed command (a
+# python start-up per pick would add the same constant to both engines).
+run_rm() { local port=$1; shift; "$@" run --rm --network bridge -p "127.0.0.1:$port:80" "$IMAGE" true >/dev/null; }
 pod_round() {
-    local name=$1; shift
-    "$@" pod create --name "$name" -p "127.0.0.1:$(free_port):80" >/dev/null
+    local name=$1 port=$2; shift 2
+    "$@" pod create --name "$name" -p "127.0.0.1:$port:80" >/dev/null
     for i in 1 2 3; do "$@" run -d --pod "$name" "$IMAGE" sleep 300 >/dev/null; done
     "$@" pod rm -f -t 0 "$name" >/dev/null
 }
@@ -67,13 +69,13 @@ measure() { # key, command...
     TOTAL[$key]=$(( ${TOTAL[$key]:-0} + t1 - t0 ))
 }
 
-run_rm "${BERTH[@]}"; run_rm "${PODMAN[@]}"
-pod_round warm "${BERTH[@]}"; pod_round warm "${PODMAN[@]}"
+run_rm "$(free_port)" "${BERTH[@]}"; run_rm "$(free_port)" "${PODMAN[@]}"
+pod_round warm "$(free_port)" "${BERTH[@]}"; pod_round warm "$(free_port)" "${PODMAN[@]}"
 for i in $(seq "$N"); do
-    measure berth_run run_rm "${BERTH[@]}"
-    measure podman_run run_rm "${PODMAN[@]}"
-    measure berth_pod pod_round "p$i" "${BERTH[@]}"
-    measure podman_pod pod_round "p$i" "${PODMAN[@]}"
+    measure berth_run run_rm "$(free_port)" "${BERTH[@]}"
+    measure podman_run run_rm "$(free_port)" "${PODMAN[@]}"
+    measure berth_pod pod_round "p$i" "$(free_port)" "${BERTH[@]}"
+    measure podman_pod pod_round "p$i" "$(free_port)" "${PODMAN[@]}"
 done
 
 ms() { echo "scale=1; $1 / $N / 1000000" | bc; }
