@@ -68,7 +68,7 @@ b() { "$BERTH" --root "$root" --runroot "$runroot" --runtime runc "$@"; }
 P=(podman --root "$proot" --runroot "$prunroot" --tmpdir "$rr/podman-tmp"
    --cgroup-manager=cgroupfs --events-backend=file --runtime "$runc_bin")
 p() { "${P[@]}" "$@"; }
-log() { echo ">> $*" >&2; }
+. "$here/lib.sh"
 
 cleanup() {
     local rc=$?
@@ -98,23 +98,6 @@ mkdir -p "$root" "$runroot" "$work/json" "$work/bin" "$DOCKER_CONFIG"
 cp "$BERTH" "$BERTH_MON" "$work/bin/"
 BERTH=$work/bin/berth
 
-hf() {  # hf NAME RUNS COMMAND...: hyperfine without a shell, JSON kept
-    local name=$1 n=$2; shift 2
-    log "hyperfine: $*"
-    hyperfine -N --style basic --warmup 2 --runs "$n" \
-        --export-json "$work/json/$name.json" -- "$(printf '%q ' "$@")" >&2
-}
-median_ms() {
-    python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$1"
-}
-stats_ms() {
-    python3 -c '
-import json,sys
-r=json.load(open(sys.argv[1]))["results"][0]
-print("%.1f ± %.1f (%.1f … %.1f), n=%d" % (r["mean"]*1e3, (r["stddev"] or 0)*1e3, r["min"]*1e3, r["max"]*1e3, len(r["times"])))' "$1"
-}
-ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
-verdict() { python3 -c 'import sys; print("PASS" if eval(sys.argv[1]) else "MISS")' "$1"; }
 wait_sock() {  # wait_sock PATH: until a client connects
     local i
     for i in $(seq 200); do
@@ -146,8 +129,8 @@ for s in "$berth_sock" "$podman_sock"; do docker -H "unix://$s" "${R[@]}"; done
 # ---------------------------------------------------------- (a) docker run
 hf berth-run "$runs" docker -H "unix://$berth_sock" "${R[@]}"
 hf podman-run "$runs" docker -H "unix://$podman_sock" "${R[@]}"
-berth_run=$(median_ms "$work/json/berth-run.json")
-podman_run=$(median_ms "$work/json/podman-run.json")
+berth_run=$(median_ms "$work/json/berth-run.json" 1)
+podman_run=$(median_ms "$work/json/podman-run.json" 1)
 
 # ---------------------------------------------------- (b) docker-py loop
 cat >"$work/loop.py" <<'PY'
@@ -238,8 +221,8 @@ in all (10 containers listed), each request's time as curl measured it.
 
 | hyperfine | mean ± stddev (min … max), ms |
 |---|---|
-| berth docker run | $(stats_ms "$work/json/berth-run.json") |
-| podman docker run | $(stats_ms "$work/json/podman-run.json") |
+| berth docker run | $(stats_ms "$work/json/berth-run.json" 1) |
+| podman docker run | $(stats_ms "$work/json/podman-run.json" 1) |
 <!-- api:end -->
 EOF
 )

@@ -47,7 +47,7 @@ podman_loaded_image=0
 b() { "$BERTH" --root "$root" --runroot "$runroot" --runtime runc "$@"; }
 P=(podman --cgroup-manager=cgroupfs --events-backend=file --runtime "$runc_bin")
 p() { "${P[@]}" "$@"; }
-log() { echo ">> $*" >&2; }
+. "$here/lib.sh"
 
 cleanup() {
     local rc=$?
@@ -78,22 +78,6 @@ mkdir -p "$root" "$runroot" "$work/json" "$work/bin"
 cp "$BERTH" "$BERTH_MON" "$work/bin/"
 BERTH=$work/bin/berth
 
-hf() {  # hf NAME RUNS COMMAND...: hyperfine without a shell, JSON kept
-    local name=$1 n=$2; shift 2
-    log "hyperfine: $*"
-    hyperfine -N --style basic --warmup 2 --runs "$n" \
-        --export-json "$work/json/$name.json" -- "$(printf '%q ' "$@")" >&2
-}
-median_ms() {
-    python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$1"
-}
-stats_ms() {
-    python3 -c '
-import json,sys
-r=json.load(open(sys.argv[1]))["results"][0]
-print("%.2f ± %.2f (%.2f … %.2f), n=%d" % (r["mean"]*1e3, (r["stddev"] or 0)*1e3, r["min"]*1e3, r["max"]*1e3, len(r["times"])))' "$1"
-}
-ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
 mb_per_s() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[1]) / 1048576 / (float(sys.argv[2]) / 1000)))' "$LOG_BYTES" "$1"; }
 
 log "image"
@@ -151,7 +135,6 @@ berth_tp=$(mb_per_s "$berth_logs")
 podman_tp=$(mb_per_s "$podman_logs")
 # Throughput ratio from the times, not the rounded rates.
 tp_ratio=$(ratio "$podman_logs" "$berth_logs")
-verdict() { python3 -c 'import sys; print("PASS" if eval(sys.argv[1]) else "MISS")' "$1"; }
 exec_result=$(verdict "$exec_ratio <= 0.5")
 logs_result=$(verdict "$tp_ratio >= 2.0")
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
