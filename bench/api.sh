@@ -227,16 +227,5 @@ in all (10 containers listed), each request's time as curl measured it.
 EOF
 )
 echo "$section"
-# Replace our section (between the markers) or append it; keep the rest.
-python3 - "$out" "$section" <<'PY'
-import os, re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read() if os.path.exists(path) else ""
-pat = re.compile(r"<!-- api:begin.*?<!-- api:end -->", re.S)
-if pat.search(text):
-    text = pat.sub(lambda _: section, text)
-else:
-    text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-open(path, "w").write(text)
-PY
+write_section "$out" api "$section"
 log "wrote $out"

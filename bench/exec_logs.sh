@@ -165,16 +165,5 @@ $(for n in "${notes[@]}"; do echo; echo "- $n"; done)
 EOF
 )
 echo "$section"
-# Replace our section (between the markers) or append it; keep the rest.
-python3 - "$out" "$section" <<'PY'
-import os, re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read() if os.path.exists(path) else ""
-pat = re.compile(r"<!-- exec_logs:begin.*?<!-- exec_logs:end -->", re.S)
-if pat.search(text):
-    text = pat.sub(lambda _: section, text)
-else:
-    text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-open(path, "w").write(text)
-PY
+write_section "$out" exec_logs "$section"
 log "wrote $out"

@@ -25,3 +25,19 @@ print("%.*f ± %.*f (%.*f … %.*f), n=%d" % (d, r["mean"]*1e3, d, (r["stddev"] 
 }
 ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
 verdict() { python3 -c 'import sys; print("PASS" if eval(sys.argv[1]) else "MISS")' "$1"; }
+# write_section FILE MARKER SECTION: replace the text between
+# `<!-- MARKER:begin` and `<!-- MARKER:end -->` in FILE with SECTION (which
+# carries the markers), or append SECTION; the rest of FILE is kept.
+write_section() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import os, re, sys
+path, marker, section = sys.argv[1], sys.argv[2], sys.argv[3]
+text = open(path).read() if os.path.exists(path) else ""
+pat = re.compile(r"<!-- %s:begin.*?<!-- %s:end -->" % (re.escape(marker), re.escape(marker)), re.S)
+if pat.search(text):
+    text = pat.sub(lambda _: section, text)
+else:
+    text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
+open(path, "w").write(text)
+PY
+}

@@ -12,7 +12,7 @@ use super::subnet_of;
 use crate::Runtime;
 use berth_net::netavark::{NetworkOptions, PerNetworkOptions, StatusBlock};
 use berth_net::{ipam, netns, Netavark};
-use berth_types::net::{NetAttachment, NetEndpoint, NetMode, NetState, Network};
+use berth_types::net::{NetAttachment, NetConfig, NetEndpoint, NetMode, NetState, Network};
 use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
 use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
@@ -115,6 +115,12 @@ fn endpoint(att: &NetAttachment, status: &StatusBlock) -> NetEndpoint {
 /// Join the container to `names` (some of its configured networks): create
 /// its namespace if it has none, allocate addresses, run netavark setup.
 /// On failure everything this call did is undone.
+/// How the container asked to join network `name` (defaults when it did
+/// not say).
+fn attachment(net: &NetConfig, name: &str) -> NetAttachment {
+    net.networks.get(name).cloned().unwrap_or_default()
+}
+
 fn attach(
     rt: &Runtime,
     rec: &mut ContainerRecord,
@@ -139,13 +145,7 @@ fn attach(
     let result = (|| -> Result<BTreeMap<String, StatusBlock>> {
         for name in names {
             let net = rt.network(name)?;
-            let att = rec
-                .config
-                .net
-                .networks
-                .get(name)
-                .cloned()
-                .unwrap_or_default();
+            let att = attachment(&rec.config.net, name);
             let ip = allocate(rt, &id, &net, &att)?;
             claimed.push(name.clone());
             let mac = state
@@ -166,13 +166,7 @@ fn attach(
             }
             let live = rec.state.net.get_or_insert_with(Default::default);
             for name in names {
-                let att = rec
-                    .config
-                    .net
-                    .networks
-                    .get(name)
-                    .cloned()
-                    .unwrap_or_default();
+                let att = attachment(&rec.config.net, name);
                 if let Some(s) = status.get(name) {
                     live.endpoints.insert(name.clone(), endpoint(&att, s));
                 }
