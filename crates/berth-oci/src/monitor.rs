@@ -254,7 +254,7 @@ pub fn start_monitor_with(
     let raw = write_end.as_raw_fd();
     let ack_raw = ack.as_ref().map_or(-1, |(read, _)| read.as_raw_fd());
     // SAFETY: between fork and exec only async-signal-safe calls are made
-    // (fcntl/dup2/close), touching no memory shared with other threads.
+    // (fcntl/dup2), touching no memory shared with other threads.
     unsafe {
         cmd.pre_exec(move || place_fds(&[(raw, SYNC_FD), (ack_raw, ACK_FD)]));
     }
