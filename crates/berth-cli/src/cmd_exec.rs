@@ -85,6 +85,8 @@ fn options(a: &ExecArgs, command: Vec<String>) -> berth_core::Result<ExecOptions
         privileged: a.privileged,
         interactive: a.interactive,
         tty: a.tty,
+        // The attach client sends its terminal's size as soon as it connects.
+        console_size: None,
     })
 }
 

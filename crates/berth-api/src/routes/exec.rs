@@ -35,6 +35,8 @@ struct CreateBody {
     privileged: bool,
     user: String,
     working_dir: String,
+    /// `[rows, columns]` of the client's terminal (API 1.42+).
+    console_size: Option<[u16; 2]>,
 }
 
 /// `POST /containers/{id}/exec`: 201 `{"Id"}`.
@@ -52,6 +54,7 @@ pub async fn create(
         privileged: b.privileged,
         interactive: b.attach_stdin,
         tty: b.tty,
+        console_size: b.console_size.map(|[rows, cols]| (rows, cols)),
     };
     let sid = st
         .engine(move |rt| rt.lookup(&id)?.exec_create(&opts))

@@ -19,7 +19,9 @@ use crate::Runtime;
 use berth_oci::{start_monitor_with, MonitorOptions, MonitorRequest, PendingMonitor};
 use berth_types::exec::{ExecSession, ExecState};
 use berth_types::{ContainerRecord, Error, ErrorKind, Op, Result};
-use oci_spec::runtime::{Capabilities, LinuxCapabilitiesBuilder, Process, Spec, UserBuilder};
+use oci_spec::runtime::{
+    BoxBuilder, Capabilities, LinuxCapabilitiesBuilder, Process, Spec, UserBuilder,
+};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,6 +43,10 @@ pub struct ExecOptions {
     pub interactive: bool,
     /// `-t`: give the command a terminal (relayed by the session's monitor).
     pub tty: bool,
+    /// With `tty`: the terminal's size (rows, columns) from its start, so
+    /// the command never sees a 0x0 terminal before the first resize (the
+    /// Docker API's `ConsoleSize`).
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// An attached exec session: relay `stream`, then [`Runtime::exec_wait`].
@@ -263,6 +269,8 @@ impl Runtime {
             privileged: s.privileged,
             interactive: s.interactive,
             tty: s.tty,
+            // Written into the session's process.json at create time.
+            console_size: None,
         };
         let files = SessionFiles::new(self, &s.container_id, &s.id);
         let mut s = s;
@@ -397,7 +405,19 @@ fn build_process(rt: &Runtime, rec: &ContainerRecord, opts: &ExecOptions) -> Res
         .ok_or_else(|| Error::internal("the container's config.json has no process"))?;
     p.set_args(Some(opts.command.clone()));
     p.set_terminal(Some(opts.tty));
-    p.set_console_size(None);
+    let size = opts
+        .console_size
+        .filter(|(rows, cols)| opts.tty && *rows > 0 && *cols > 0);
+    p.set_console_size(match size {
+        Some((rows, cols)) => Some(
+            BoxBuilder::default()
+                .height(u64::from(rows))
+                .width(u64::from(cols))
+                .build()
+                .map_err(|e| Error::internal(format!("console size: {e}")))?,
+        ),
+        None => None,
+    });
     let mut env = p.env().clone().unwrap_or_default();
     if !opts.user.is_empty() {
         let rootfs = rec
