@@ -85,8 +85,12 @@ fn options(a: &ExecArgs, command: Vec<String>) -> berth_core::Result<ExecOptions
         privileged: a.privileged,
         interactive: a.interactive,
         tty: a.tty,
-        // The attach client sends its terminal's size as soon as it connects.
-        console_size: None,
+        // From the start, not only after the attach client's first resize.
+        console_size: if a.tty {
+            berth_core::terminal_size()
+        } else {
+            None
+        },
     })
 }
 

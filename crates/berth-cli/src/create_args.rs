@@ -171,6 +171,12 @@ impl CreateArgs {
             privileged: self.privileged,
             interactive: self.interactive,
             tty: self.tty,
+            // Podman's way: the terminal starts at the client's size.
+            console_size: if self.tty {
+                berth_core::terminal_size()
+            } else {
+                None
+            },
             auto_remove: self.rm,
             restart: self.restart.clone(),
             log_driver: Some(log.driver),

@@ -98,3 +98,19 @@ fn interactive_without_tty_closes_stdin_when_the_client_goes() {
     out.success();
     assert_eq!(out.out().trim_end(), "piped");
 }
+
+/// The terminal has the client's size from its start (Podman's
+/// ConsoleSize), not only after the first resize: the very first
+/// `stty size` in the container sees the 30x100 pane.
+#[test]
+fn run_it_starts_at_the_clients_terminal_size() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let Some(t) = Tmux::start(&env, &["run", "-it", "--rm", IMAGE, "stty", "size"]) else {
+        return;
+    };
+    t.expect("EXITED 0");
+    assert!(t.screen().contains("30 100"), "{}", t.screen());
+}

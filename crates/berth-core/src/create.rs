@@ -65,6 +65,8 @@ pub struct CreateOptions {
     pub interactive: bool,
     /// `-t`.
     pub tty: bool,
+    /// With `-t`: the client's terminal size (rows, columns) to start with.
+    pub console_size: Option<(u16, u16)>,
     /// `--rm`.
     pub auto_remove: bool,
     /// `--restart` (`no`, `on-failure[:N]`, `always`, `unless-stopped`).
@@ -535,6 +537,7 @@ pub fn build_config(
         privileged: opts.privileged,
         stdin: opts.interactive,
         tty: opts.tty,
+        console_size: opts.console_size.filter(|_| opts.tty),
         auto_remove: opts.auto_remove,
         log_driver: opts.log_driver.clone().unwrap_or_else(|| "k8s-file".into()),
         log_max_size: opts.log_max_size,

@@ -59,6 +59,7 @@ pub use berth_types::event::Event;
 pub use berth_types::state::{verdict, Op, Verdict};
 pub use berth_types::{ContainerRecord, ContainerState, Error, ErrorKind, Result};
 pub use check::CheckReport;
+pub use container::attach::terminal_size;
 pub use container::logs::{read_log, LogLine, LogOptions};
 pub use container::{AttachStream, Container, LockedContainer};
 pub use create::{parse_env_file, CreateOptions, ImageDefaults};

@@ -215,6 +215,21 @@ fn rlimits() -> Result<Vec<oci_spec::runtime::PosixRlimit>> {
     Ok(out)
 }
 
+/// A process's `consoleSize` for a terminal of (rows, columns); `None`
+/// without a size (or with a zero in it): runc then leaves the size to the
+/// first resize.
+pub(crate) fn console_size(size: Option<(u16, u16)>) -> Result<Option<oci_spec::runtime::Box>> {
+    let Some((rows, cols)) = size.filter(|(r, c)| *r > 0 && *c > 0) else {
+        return Ok(None);
+    };
+    oci_spec::runtime::BoxBuilder::default()
+        .height(u64::from(rows))
+        .width(u64::from(cols))
+        .build()
+        .map(Some)
+        .map_err(spec_err)
+}
+
 fn spec_err(e: oci_spec::OciSpecError) -> Error {
     Error::internal(format!("building the OCI spec: {e}"))
 }
@@ -371,6 +386,8 @@ pub fn build_spec(
         .no_new_privileges(false)
         .build()
         .map_err(spec_err)?;
+    let mut process = process;
+    process.set_console_size(console_size(cfg.console_size.filter(|_| cfg.tty))?);
 
     use crate::network::SpecNetns;
     let namespaces = [

@@ -32,6 +32,7 @@ fn record(i: usize) -> ContainerRecord {
             privileged: false,
             stdin: false,
             tty: false,
+            console_size: None,
             auto_remove: false,
             log_driver: "k8s-file".into(),
             log_max_size: 0,

@@ -157,6 +157,11 @@ pub struct ContainerConfig {
     pub stdin: bool,
     /// Allocate a pseudo-terminal (`-t`).
     pub tty: bool,
+    /// With `tty`: the terminal's size (rows, columns) from the start, so
+    /// the process never sees a 0x0 terminal before the client's first
+    /// resize (the Docker API's `HostConfig.ConsoleSize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<(u16, u16)>,
     /// Remove the container when it exits (`--rm`).
     pub auto_remove: bool,
     /// Log driver (`k8s-file`).

@@ -94,6 +94,8 @@ impl Healthcheck {
 #[serde(rename_all = "PascalCase", default)]
 struct HostConfig {
     binds: Option<Vec<String>>,
+    /// `[rows, columns]` of the client's terminal (API 1.42+).
+    console_size: Option<[u16; 2]>,
     auto_remove: bool,
     memory: i64,
     nano_cpus: i64,
@@ -241,6 +243,7 @@ fn to_options(b: Body, name: Option<String>) -> ApiResult<(CreateOptions, ExtraN
             .map(|(k, v)| format!("{k}={v}"))
             .collect(),
         tty: b.tty,
+        console_size: h.console_size.map(|[rows, cols]| (rows, cols)),
         interactive: b.open_stdin,
         stop_signal: non_empty(b.stop_signal),
         stop_timeout: b.stop_timeout,

@@ -260,15 +260,10 @@ impl InputPump {
 
     /// Our terminal's size (stdin's, else stdout's) to the monitor.
     fn send_winsize(&self) {
-        for fd in [0, 1] {
-            // SAFETY: TIOCGWINSZ fills one winsize.
-            let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-            if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
-                let mut body = ws.ws_row.to_be_bytes().to_vec();
-                body.extend_from_slice(&ws.ws_col.to_be_bytes());
-                self.send(ATTACH_RESIZE, &body);
-                return;
-            }
+        if let Some((rows, cols)) = terminal_size() {
+            let mut body = rows.to_be_bytes().to_vec();
+            body.extend_from_slice(&cols.to_be_bytes());
+            self.send(ATTACH_RESIZE, &body);
         }
     }
 
@@ -405,6 +400,17 @@ impl Drop for RawMode {
         // SAFETY: restores what enable() read.
         unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
     }
+}
+
+/// The size (rows, columns) of this process's terminal: stdin's, else
+/// stdout's; `None` when neither is a terminal with a size.
+pub fn terminal_size() -> Option<(u16, u16)> {
+    [0, 1].into_iter().find_map(|fd| {
+        // SAFETY: TIOCGWINSZ fills one winsize.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0;
+        (ok && ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
+    })
 }
 
 #[cfg(test)]

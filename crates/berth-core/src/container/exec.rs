@@ -19,9 +19,7 @@ use crate::Runtime;
 use berth_oci::{start_monitor_with, MonitorOptions, MonitorRequest, PendingMonitor};
 use berth_types::exec::{ExecSession, ExecState};
 use berth_types::{ContainerRecord, Error, ErrorKind, Op, Result};
-use oci_spec::runtime::{
-    BoxBuilder, Capabilities, LinuxCapabilitiesBuilder, Process, Spec, UserBuilder,
-};
+use oci_spec::runtime::{Capabilities, LinuxCapabilitiesBuilder, Process, Spec, UserBuilder};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -405,19 +403,9 @@ fn build_process(rt: &Runtime, rec: &ContainerRecord, opts: &ExecOptions) -> Res
         .ok_or_else(|| Error::internal("the container's config.json has no process"))?;
     p.set_args(Some(opts.command.clone()));
     p.set_terminal(Some(opts.tty));
-    let size = opts
-        .console_size
-        .filter(|(rows, cols)| opts.tty && *rows > 0 && *cols > 0);
-    p.set_console_size(match size {
-        Some((rows, cols)) => Some(
-            BoxBuilder::default()
-                .height(u64::from(rows))
-                .width(u64::from(cols))
-                .build()
-                .map_err(|e| Error::internal(format!("console size: {e}")))?,
-        ),
-        None => None,
-    });
+    p.set_console_size(crate::spec::console_size(
+        opts.console_size.filter(|_| opts.tty),
+    )?);
     let mut env = p.env().clone().unwrap_or_default();
     if !opts.user.is_empty() {
         let rootfs = rec

@@ -43,6 +43,7 @@ pub fn record_with_image(prefix: &str, name: &str, secs: i64, image: &str) -> Co
             privileged: false,
             stdin: false,
             tty: false,
+            console_size: None,
             auto_remove: false,
             log_driver: "k8s-file".into(),
             log_max_size: 0,
