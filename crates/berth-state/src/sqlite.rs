@@ -282,18 +282,12 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     }
     Error::new(
         ErrorKind::Database,
-        format!("state database {}: {e}{}", path.display(), full_hint(path)),
+        format!(
+            "state database {}: {e}{}",
+            path.display(),
+            reserve::full_hint(path, &e.to_string())
+        ),
     )
-}
-
-/// SQLite reports a full disk met while growing `-shm` or `-wal` as a bare
-/// I/O error; say what it was.
-fn full_hint(path: &Path) -> &'static str {
-    if reserve::low_on_space(path) {
-        " (No space left on device)"
-    } else {
-        ""
-    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {

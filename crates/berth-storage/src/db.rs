@@ -63,15 +63,9 @@ const SCHEMA_V2: &str = "ALTER TABLE containers ADD COLUMN mount_count INTEGER N
 /// Open the database, creating or migrating the schema.
 pub(crate) fn open(path: &Path) -> Result<Connection> {
     berth_types::reserve::retry_open(path, || open_once(path)).map_err(|e| {
-        if berth_types::reserve::low_on_space(path)
-            && !berth_types::reserve::is_disk_full(&e.message)
-        {
-            Error::new(
-                e.kind,
-                format!("{} {}: No space left on device", e.message, path.display()),
-            )
-        } else {
-            e
+        match berth_types::reserve::full_hint(path, &e.message) {
+            "" => e,
+            hint => Error::new(e.kind, format!("{} ({}){hint}", e.message, path.display())),
         }
     })
 }
@@ -161,6 +155,16 @@ pub(crate) fn db_err(what: impl std::fmt::Display, e: rusqlite::Error) -> Error 
 }
 
 impl crate::Store {
+    /// A Storage error for a failed SQLite call on this store's database,
+    /// naming the file (a full disk must say where).
+    pub(crate) fn db_err(&self, what: impl std::fmt::Display, e: rusqlite::Error) -> Error {
+        let db = self.root.join("storage.db");
+        Error::new(
+            ErrorKind::Storage,
+            format!("storage database {}: {what}: {e}", db.display()),
+        )
+    }
+
     /// Run `f`; when it failed because the disk is full and the reserve
     /// beside `storage.db` could be released, run it once more. Used by the
     /// operations that free space (`rm`, `rmi`), which must work on a full

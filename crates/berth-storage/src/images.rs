@@ -112,7 +112,7 @@ impl Store {
                 x.get(0)
             })
             .optional()
-            .map_err(|e| db_err("looking up name", e))
+            .map_err(|e| self.db_err("looking up name", e))
         };
         if let Ok(parsed) = reference::parse(r) {
             let full = parsed.to_string();
@@ -124,11 +124,11 @@ impl Store {
                 let repo = format!("{}/{}:", parsed.domain, parsed.path);
                 let mut st = conn
                     .prepare_cached("SELECT i.id FROM images i JOIN names n ON n.image_id = i.id WHERE i.digest = ?1 AND substr(n.name, 1, length(?2)) = ?2")
-                    .map_err(|e| db_err("preparing query", e))?;
+                    .map_err(|e| self.db_err("preparing query", e))?;
                 let id: Option<String> = st
                     .query_row(params![d, repo], |x| x.get(0))
                     .optional()
-                    .map_err(|e| db_err("querying", e))?;
+                    .map_err(|e| self.db_err("querying", e))?;
                 if let Some(id) = id {
                     return found(&conn, &id, Matched::Id);
                 }
@@ -138,12 +138,12 @@ impl Store {
                 let suffix = format!("/{}:{}", p.path, p.tag.as_deref().unwrap_or("latest"));
                 let mut st = conn
                     .prepare_cached("SELECT name, image_id FROM names WHERE substr(name, -length(?1)) = ?1 ORDER BY seq")
-                    .map_err(|e| db_err("preparing query", e))?;
+                    .map_err(|e| self.db_err("preparing query", e))?;
                 let mut hits: Vec<(String, String)> = st
                     .query_map([&suffix], |x| Ok((x.get(0)?, x.get(1)?)))
-                    .map_err(|e| db_err("querying", e))?
+                    .map_err(|e| self.db_err("querying", e))?
                     .collect::<rusqlite::Result<_>>()
-                    .map_err(|e| db_err("querying", e))?;
+                    .map_err(|e| self.db_err("querying", e))?;
                 // Several names of one image are one match.
                 let first_id = hits.first().map(|h| h.1.clone());
                 if hits.iter().all(|h| Some(&h.1) == first_id.as_ref()) {
@@ -179,12 +179,12 @@ impl Store {
                 .prepare_cached(
                     "SELECT id FROM images WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id",
                 )
-                .map_err(|e| db_err("preparing query", e))?;
+                .map_err(|e| self.db_err("preparing query", e))?;
             let ids: Vec<String> = st
                 .query_map([prefix], |x| x.get(0))
-                .map_err(|e| db_err("querying", e))?
+                .map_err(|e| self.db_err("querying", e))?
                 .collect::<rusqlite::Result<_>>()
-                .map_err(|e| db_err("querying", e))?;
+                .map_err(|e| self.db_err("querying", e))?;
             match ids.len() {
                 0 => {}
                 1 => return found(&conn, &ids[0], Matched::Id),
@@ -237,14 +237,15 @@ impl Store {
         if let Matched::Name(n) = &how {
             if info.names.len() > 1 {
                 tx.execute("DELETE FROM names WHERE name = ?1", [n])
-                    .map_err(|e| db_err("untagging", e))?;
-                tx.commit().map_err(|e| db_err("committing untag", e))?;
+                    .map_err(|e| self.db_err("untagging", e))?;
+                tx.commit()
+                    .map_err(|e| self.db_err("committing untag", e))?;
                 return Ok(vec![format!("Untagged: {n}")]);
             }
         }
         let deleted = tx
             .execute("DELETE FROM images WHERE id = ?1", [&info.id])
-            .map_err(|e| db_err("deleting image", e))?;
+            .map_err(|e| self.db_err("deleting image", e))?;
         if deleted == 0 {
             // Removed concurrently between lookup and lock.
             return Err(Error::no_such_image(id_or_name));
@@ -254,7 +255,8 @@ impl Store {
         }
         out.push(format!("Deleted: {}", info.id));
         let dead = crate::layers::unreferenced_layers(&tx)?;
-        tx.commit().map_err(|e| db_err("committing removal", e))?;
+        tx.commit()
+            .map_err(|e| self.db_err("committing removal", e))?;
         drop(conn);
         self.retire_layers(&dead)?;
         Ok(out)

@@ -72,7 +72,7 @@ impl Store {
                     r.get(0)
                 })
                 .optional()
-                .map_err(|e| db_err("looking up container layer", e))?;
+                .map_err(|e| self.db_err("looking up container layer", e))?;
             if exists.is_some() || dir.exists() {
                 return Err(Error::new(
                     ErrorKind::InUse,
@@ -90,7 +90,7 @@ impl Store {
                     r.get(0)
                 })
                 .optional()
-                .map_err(|e| db_err("looking up image", e))?;
+                .map_err(|e| self.db_err("looking up image", e))?;
             if known.is_none() {
                 return Err(Error::no_such_image(image_id));
             }
@@ -98,19 +98,19 @@ impl Store {
                 "INSERT INTO containers (cid, image_id) VALUES (?1, ?2)",
                 params![cid, image_id],
             )
-            .map_err(|e| db_err("registering container layer", e))?;
+            .map_err(|e| self.db_err("registering container layer", e))?;
             for (pos, d) in layers.iter().enumerate() {
                 tx.execute(
                     "INSERT INTO container_layers (cid, pos, diff_id) VALUES (?1, ?2, ?3)",
                     params![cid, pos as i64, d],
                 )
-                .map_err(|e| db_err("registering container layer", e))?;
+                .map_err(|e| self.db_err("registering container layer", e))?;
             }
             std::fs::rename(&tmp, &dir)
                 .map_err(|e| crate::storage_err(format!("container {cid}: creating layer"), e))?;
             if let Err(e) = tx.commit() {
                 remove_tree(&dir);
-                return Err(db_err("committing container layer", e));
+                return Err(self.db_err("committing container layer", e));
             }
             Ok(())
         })();
@@ -161,7 +161,7 @@ impl Store {
                 r.get(0)
             })
             .optional()
-            .map_err(|e| db_err("looking up container layer", e))?;
+            .map_err(|e| self.db_err("looking up container layer", e))?;
         if known.is_none() {
             return Err(Error::new(
                 ErrorKind::Storage,
@@ -196,10 +196,10 @@ impl Store {
             let mut conn = self.conn();
             let tx = write_tx(&mut conn)?;
             tx.execute("DELETE FROM containers WHERE cid = ?1", [cid])
-                .map_err(|e| db_err("deleting container layer", e))?;
+                .map_err(|e| self.db_err("deleting container layer", e))?;
             let dead = unreferenced_layers(&tx)?;
             tx.commit()
-                .map_err(|e| db_err("committing container layer removal", e))?;
+                .map_err(|e| self.db_err("committing container layer removal", e))?;
             dead
         };
         retire_dir(&self.container_dir(cid), &self.root.join("tmp"))?;

@@ -15,7 +15,7 @@ use berth_types::{Error, ErrorKind, Result};
 use rusqlite::{params, OptionalExtension};
 
 use crate::archive::{self, ImageSource, LayerSource, OuterArchive};
-use crate::db::{db_err, write_tx};
+use crate::db::write_tx;
 use crate::util::{make_tmp_dir, parse_digest, remove_tree, sha256_hex, HashingReader, StoreLock};
 use crate::{extract, tarsplit, ImageInfo, Store};
 
@@ -184,7 +184,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| db_err("looking up layer", e))?;
+            .map_err(|e| self.db_err("looking up layer", e))?;
         Ok(known
             .filter(|_| self.layer_dir(diff_id).join("diff").is_dir())
             .map(|s| s as u64))
@@ -293,7 +293,7 @@ impl Store {
                         r.get::<_, i64>(0)
                     })
                     .optional()
-                    .map_err(|e| db_err("looking up layer", e))?
+                    .map_err(|e| self.db_err("looking up layer", e))?
                     .ok_or_else(|| {
                         Error::new(
                             ErrorKind::Storage,
@@ -359,28 +359,29 @@ impl Store {
                 "INSERT OR IGNORE INTO layers (diff_id, size) VALUES (?1, ?2)",
                 params![d, *s as i64],
             )
-            .map_err(|e| db_err("registering layer", e))?;
+            .map_err(|e| self.db_err("registering layer", e))?;
         }
         let inserted = tx
             .execute(
                 "INSERT OR IGNORE INTO images (id, digest, created, size, config, manifest, loaded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![id, digest, created, total as i64, config, manifest, now],
             )
-            .map_err(|e| db_err("registering image", e))?;
+            .map_err(|e| self.db_err("registering image", e))?;
         if inserted == 1 {
             for (pos, d) in diff_ids.iter().enumerate() {
                 tx.execute(
                     "INSERT INTO image_layers (image_id, pos, diff_id) VALUES (?1, ?2, ?3)",
                     params![id, pos as i64, d],
                 )
-                .map_err(|e| db_err("registering image layers", e))?;
+                .map_err(|e| self.db_err("registering image layers", e))?;
             }
         }
         for n in names {
             // Podman semantics: a name moves to the newly loaded image.
             crate::names::claim_name(&tx, n, id)?;
         }
-        tx.commit().map_err(|e| db_err("committing image", e))?;
+        tx.commit()
+            .map_err(|e| self.db_err("committing image", e))?;
         let info = crate::images::get_image(&conn, id)?
             .ok_or_else(|| Error::internal(format!("image {id} vanished after load")))?;
         Ok(Some(info))

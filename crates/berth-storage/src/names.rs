@@ -36,14 +36,14 @@ impl Store {
         let known: Option<String> = tx
             .query_row("SELECT id FROM images WHERE id = ?1", [id], |r| r.get(0))
             .optional()
-            .map_err(|e| db_err("looking up image", e))?;
+            .map_err(|e| self.db_err("looking up image", e))?;
         if known.is_none() {
             return Err(Error::no_such_image(id));
         }
         for n in names {
             claim_name(&tx, n, id)?;
         }
-        tx.commit().map_err(|e| db_err("committing tag", e))
+        tx.commit().map_err(|e| self.db_err("committing tag", e))
     }
 
     /// Remove names from image `id`: every name when `names` is empty.
@@ -89,9 +89,10 @@ impl Store {
         }
         for g in &gone {
             tx.execute("DELETE FROM names WHERE name = ?1", [g])
-                .map_err(|e| db_err("untagging", e))?;
+                .map_err(|e| self.db_err("untagging", e))?;
         }
-        tx.commit().map_err(|e| db_err("committing untag", e))?;
+        tx.commit()
+            .map_err(|e| self.db_err("committing untag", e))?;
         Ok(gone)
     }
 }

@@ -17,7 +17,6 @@ use berth_types::{Error, ErrorKind, Result};
 use rusqlite::OptionalExtension;
 use serde_json::json;
 
-use crate::db::db_err;
 use crate::tarsplit::LayerTar;
 use crate::util::{digest_hex, sha256_hex};
 use crate::{ImageInfo, Store};
@@ -94,7 +93,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| db_err("looking up layer", e))?;
+            .map_err(|e| self.db_err("looking up layer", e))?;
         s.map(|s| s as u64)
             .ok_or_else(|| Error::new(ErrorKind::Storage, format!("layer {diff_id} is not stored")))
     }
@@ -184,7 +183,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| db_err("reading manifest", e))?;
+            .map_err(|e| self.db_err("reading manifest", e))?;
         if let Some(m) = stored
             .as_deref()
             .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())

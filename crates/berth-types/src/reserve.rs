@@ -74,6 +74,17 @@ pub fn low_on_space(db: &Path) -> bool {
     (st.f_bavail as u128) * (st.f_frsize as u128) < RESERVE_BYTES as u128
 }
 
+/// What to add to a database error `message` about `db` when the real cause
+/// is a full filesystem that SQLite reported only as an I/O error (growing
+/// `-shm` or `-wal`); empty when the message already says so or there is room.
+pub fn full_hint(db: &Path, message: &str) -> &'static str {
+    if !is_disk_full(message) && low_on_space(db) {
+        " (No space left on device)"
+    } else {
+        ""
+    }
+}
+
 /// Open the database at `db` with `open`; when that fails on a filesystem
 /// that is out of room, give the reserve back and try once more, so the
 /// commands that free space can still start on a full disk.

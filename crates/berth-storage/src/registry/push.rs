@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256};
 use super::client::{map_err, oci_ref, remote, Remote};
 use super::conf::RegistriesConf;
 use super::{ManifestFormat, Progress, ProgressFn, RegistryOptions};
-use crate::db::db_err;
 use crate::load::TmpGuard;
 use crate::reference::Reference;
 use crate::tarsplit::LayerTar;
@@ -92,7 +91,7 @@ impl Store {
             })
             .optional()
             .map(Option::flatten)
-            .map_err(|e| db_err("reading manifest", e))
+            .map_err(|e| self.db_err("reading manifest", e))
     }
 
     /// Rebuild layer `diff_id`'s tar, gzip it into `path`; return the
