@@ -13,7 +13,9 @@ use crate::{
 };
 use berth_types::exec::{ExecSession, ExecState, EXEC_SESSIONS_KEPT};
 use berth_types::reserve;
-use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
+use berth_types::{
+    id, ContainerConfig, ContainerRecord, ContainerState, Error, ErrorKind, Result, RuntimeState,
+};
 use rusqlite::{
     params, Connection, ErrorCode, FileControl, OpenFlags, OptionalExtension, Transaction,
     TransactionBehavior, DEFAULT_NAME,
@@ -143,21 +145,10 @@ impl SqliteStore {
     }
 
     /// Run `f` in a `BEGIN IMMEDIATE` transaction, committing if it
-    /// succeeds and rolling back if it fails. On a full disk the reserve
-    /// beside the database is released and the transaction retried once.
+    /// succeeds and rolling back if it fails. Never touches the reserve: a
+    /// full disk stops new containers, pods, renames and the like, keeping
+    /// the reserve for [`Self::write_freeing`].
     fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        match self.write_once(&mut f) {
-            Err(e) if reserve::is_disk_full(&e.message) && reserve::release(&self.path) => {
-                self.write_once(&mut f)
-            }
-            other => other,
-        }
-    }
-
-    /// One attempt of [`Self::write`], never touching the reserve: for
-    /// writes that add a container, so a full disk stops new containers
-    /// while keeping the reserve for recording exits and removing.
-    fn write_once<T>(&self, f: &mut impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -165,6 +156,13 @@ impl SqliteStore {
         let out = f(&tx)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
+    }
+
+    /// [`Self::write`] for the writes that free space or record what the
+    /// runtime already did (an exit, a removal): on a full disk they take
+    /// the reserve beside the database a slice at a time.
+    fn write_freeing<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        reserve::retry_when_full(&self.path, || self.write(&mut f))
     }
 
     /// The ID of the container named `name`, if any.
@@ -290,6 +288,15 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     )
 }
 
+/// Whether saving a container in `state` records what the runtime already
+/// did, so a full disk must not stop it (the reserve may be used): a
+/// started process, a stop under way, an exit, a cleanup, a removal. A
+/// save of `Created` or `Paused` comes with new work (`create`, `commit
+/// --pause`) that a full disk may refuse instead.
+fn records_the_runtime(state: ContainerState) -> bool {
+    !matches!(state, ContainerState::Created | ContainerState::Paused)
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value)
         .map_err(|e| Error::internal(format!("encoding a container record: {e}")))
@@ -300,7 +307,7 @@ impl StateStore for SqliteStore {
         validate_record(record)?;
         let config = to_json(&record.config)?;
         let state = to_json(&record.state)?;
-        self.write_once(&mut |tx| {
+        self.write(|tx| {
             if let Some(holder) = self.holder_of(tx, record.name())? {
                 return Err(name_in_use(record.name(), &holder));
             }
@@ -348,7 +355,7 @@ impl StateStore for SqliteStore {
 
     fn save_state(&self, id: &str, state: &RuntimeState) -> Result<()> {
         let json = to_json(state)?;
-        self.write(|tx| {
+        let save = |tx: &Transaction<'_>| {
             let changed = tx
                 .prepare_cached("UPDATE containers SET state = ?2, state_json = ?3 WHERE id = ?1")
                 .and_then(|mut st| st.execute(params![id, state.state.as_str(), json]))
@@ -357,7 +364,12 @@ impl StateStore for SqliteStore {
                 return Err(Error::no_such_container(id));
             }
             Ok(())
-        })
+        };
+        if records_the_runtime(state.state) {
+            self.write_freeing(save)
+        } else {
+            self.write(save)
+        }
     }
 
     fn rename(&self, id: &str, new_name: &str) -> Result<()> {
@@ -392,7 +404,7 @@ impl StateStore for SqliteStore {
 
     fn remove(&self, id: &str) -> Result<()> {
         let now = unix_now();
-        self.write(|tx| {
+        self.write_freeing(|tx| {
             // Keep the exit code first, in the same transaction, and drop
             // the ones that have expired.
             tx.prepare_cached(
@@ -696,7 +708,7 @@ impl SqliteStore {
 
     pub(crate) fn save_exec_impl(&self, s: &ExecSession) -> Result<()> {
         let json = to_json(s)?;
-        self.write(|tx| {
+        self.write_freeing(|tx| {
             let changed = tx
                 .prepare_cached(
                     "UPDATE exec_sessions SET state = ?3, session_json = ?4
@@ -725,7 +737,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn remove_exec_impl(&self, id: &str) -> Result<()> {
-        self.write(|tx| {
+        self.write_freeing(|tx| {
             tx.prepare_cached("DELETE FROM exec_sessions WHERE id = ?1")
                 .and_then(|mut st| st.execute([id]))
                 .map_err(|e| self.err(e))?;

@@ -276,3 +276,89 @@ fn parallel_writers_and_readers_never_fail() {
     assert_eq!(s.list().unwrap().len(), left);
     assert!(s.integrity_check().unwrap().is_empty());
 }
+
+/// A small tmpfs mounted on a temporary directory, unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    /// None when mounting is not allowed here (not root).
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// RELIABILITY 12: on a full disk, writes that add work (a container, a
+/// pause, a rename) fail without touching the reserve; recording an exit
+/// and removing still succeed, taking the reserve a slice at a time.
+#[test]
+fn full_disk_keeps_the_reserve_for_exits_and_removals() {
+    let Some(fs_) = Tmpfs::mount("2m") else {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    };
+    let path = fs_.0.path().join("state.db");
+    let s = SqliteStore::open(&path).unwrap();
+    for (p, name) in [("aa", "one"), ("bb", "two")] {
+        s.add_container(&record(p, name, 0)).unwrap();
+        let running = RuntimeState {
+            state: ContainerState::Running,
+            ..RuntimeState::default()
+        };
+        s.save_state(&id(p), &running).unwrap();
+    }
+    let reserve = berth_types::reserve::reserve_path(&path);
+    let reserve_len = || fs::metadata(&reserve).unwrap().len();
+    assert_eq!(reserve_len(), berth_types::reserve::RESERVE_BYTES);
+
+    // Take every free block.
+    {
+        use std::io::Write;
+        let mut f = fs::File::create(fs_.0.path().join("slack")).unwrap();
+        while f.write_all(&[1u8; 4096]).is_ok() {}
+    }
+    let full = |e: berth_types::Error| {
+        assert!(
+            berth_types::reserve::is_disk_full(&e.message),
+            "{}",
+            e.message
+        );
+    };
+    full(s.add_container(&record("cc", "three", 0)).unwrap_err());
+    let paused = RuntimeState {
+        state: ContainerState::Paused,
+        ..RuntimeState::default()
+    };
+    full(s.save_state(&id("aa"), &paused).unwrap_err());
+    full(s.rename(&id("aa"), "renamed").unwrap_err());
+    assert_eq!(
+        reserve_len(),
+        berth_types::reserve::RESERVE_BYTES,
+        "only freeing writes use the reserve"
+    );
+
+    let exited = RuntimeState {
+        state: ContainerState::Exited,
+        exit_code: Some(3),
+        ..RuntimeState::default()
+    };
+    s.save_state(&id("aa"), &exited).unwrap();
+    s.remove(&id("aa")).unwrap();
+    s.remove(&id("bb")).unwrap();
+    assert!(s.list().unwrap().is_empty());
+    assert!(reserve_len() < berth_types::reserve::RESERVE_BYTES);
+}

@@ -165,19 +165,11 @@ impl crate::Store {
         )
     }
 
-    /// Run `f`; when it failed because the disk is full and the reserve
-    /// beside `storage.db` could be released, run it once more. Used by the
-    /// operations that free space (`rm`, `rmi`), which must work on a full
-    /// disk (see `berth_types::reserve`).
-    pub(crate) fn retry_when_full<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
-        match f() {
-            Err(e)
-                if berth_types::reserve::is_disk_full(&e.message)
-                    && berth_types::reserve::release(&self.root.join("storage.db")) =>
-            {
-                f()
-            }
-            other => other,
-        }
+    /// Run `f`, taking the reserve beside `storage.db` a slice at a time
+    /// while it fails because the disk is full. Only for the operations
+    /// that free space (`rm`, `rmi`), which must work on a full disk (see
+    /// `berth_types::reserve`).
+    pub(crate) fn retry_when_full<T>(&self, f: impl FnMut() -> Result<T>) -> Result<T> {
+        berth_types::reserve::retry_when_full(&self.root.join("storage.db"), f)
     }
 }

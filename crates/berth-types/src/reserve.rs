@@ -3,15 +3,24 @@
 //! exit or removing containers and images — the commands that free space
 //! (RELIABILITY 12; podman#13967: "database or disk is full" on `rm`).
 //!
-//! The reserve is a plain file of real (non-sparse) blocks. A write that
-//! fails because the disk is full deletes it and retries once; the next
-//! berth process recreates it when there is room again.
+//! The reserve is a plain file of real (non-sparse) blocks. Only writes
+//! that free space or record what already happened in the runtime may use
+//! it: when one fails because the disk is full, it gives back one slice
+//! ([`RESERVE_SLICE`]) and retries. A slice at a time, so no single write
+//! can take it all; every berth process tops it up again on open when
+//! there is room.
 
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Size of one reserve: many small SQLite transactions' worth of WAL pages.
-pub const RESERVE_BYTES: usize = 1 << 20;
+pub const RESERVE_BYTES: u64 = 1 << 20;
+
+/// What one failed write may give back: a transaction's worth of WAL pages
+/// with room to spare, a quarter of the reserve.
+pub const RESERVE_SLICE: u64 = RESERVE_BYTES / 4;
 
 /// The reserve file kept for the database at `db`.
 pub fn reserve_path(db: &Path) -> PathBuf {
@@ -20,37 +29,86 @@ pub fn reserve_path(db: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Make sure the reserve for `db` exists. Best effort and cheap when it does
-/// (one `stat`); on a disk too full to hold it, nothing is left behind.
+/// The reserve file, open and locked (`flock`) against other processes
+/// growing or shrinking it at the same time; the lock goes with the file.
+fn locked(path: &Path, create: bool) -> Option<File> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(create)
+        .mode(0o600)
+        .open(path)
+        .ok()?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return None;
+    }
+    Some(file)
+}
+
+/// Make sure the reserve for `db` is whole: cheap when it is (one `stat`);
+/// otherwise it grows by as much of what it lacks as the disk still holds,
+/// so space a release gave back returns to the reserve before anything
+/// else can take it.
 pub fn ensure(db: &Path) {
     let path = reserve_path(db);
-    if path.exists() {
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() >= RESERVE_BYTES) {
         return;
     }
-    let mut tmp = path.as_os_str().to_owned();
-    // Per process, so two first commands racing never share a half file.
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(&vec![0u8; RESERVE_BYTES])?;
-        f.sync_all()
-    });
-    match written {
-        Ok(()) => {
-            if std::fs::rename(&tmp, &path).is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
+    let Some(file) = locked(&path, true) else {
+        return;
+    };
+    let Ok(have) = file.metadata().map(|m| m.len()) else {
+        return;
+    };
+    if have >= RESERVE_BYTES {
+        return;
+    }
+    // Zeros written, not set_len: a sparse file would reserve nothing. A
+    // write cut short by a full disk keeps what it got.
+    let zeros = vec![0u8; (RESERVE_BYTES - have) as usize];
+    let mut at = have;
+    while (at - have) < zeros.len() as u64 {
+        match file.write_at(&zeros[(at - have) as usize..], at) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => at += n as u64,
         }
-        Err(_) => {
-            let _ = std::fs::remove_file(&tmp);
-        }
+    }
+    let _ = file.sync_all();
+}
+
+/// Give one slice of the reserve of `db` back to the filesystem; true if
+/// there was any left (so a retry can succeed where the write before it
+/// found the disk full).
+pub fn release(db: &Path) -> bool {
+    let Some(file) = locked(&reserve_path(db), false) else {
+        return false;
+    };
+    match file.metadata().map(|m| m.len()) {
+        Ok(have) if have > 0 => file.set_len(have.saturating_sub(RESERVE_SLICE)).is_ok(),
+        _ => false,
     }
 }
 
-/// Give the reserve of `db` back to the filesystem; true if there was one
-/// (so a retry can succeed where the first attempt found the disk full).
-pub fn release(db: &Path) -> bool {
-    std::fs::remove_file(reserve_path(db)).is_ok()
+/// Run `write`; while it fails because the disk is full and a slice of the
+/// reserve of `db` can be given back, run it again. For the writes that
+/// free space or record what the runtime already did (an exit, a removal).
+/// A write that took some tops the reserve up again after it, as far as
+/// the room it freed allows (a long-lived API service opens only once).
+pub fn retry_when_full<T>(
+    db: &Path,
+    mut write: impl FnMut() -> Result<T, crate::Error>,
+) -> Result<T, crate::Error> {
+    let mut took = false;
+    let out = loop {
+        match write() {
+            Err(e) if is_disk_full(&e.message) && release(db) => took = true,
+            other => break other,
+        }
+    };
+    if took {
+        ensure(db);
+    }
+    out
 }
 
 /// Whether the filesystem holding `db` has less room left than one reserve.
@@ -86,8 +144,8 @@ pub fn full_hint(db: &Path, message: &str) -> &'static str {
 }
 
 /// Open the database at `db` with `open`; when that fails on a filesystem
-/// that is out of room, give the reserve back and try once more, so the
-/// commands that free space can still start on a full disk.
+/// that is out of room, give one slice of the reserve back and try once
+/// more, so the commands that free space can still start on a full disk.
 pub fn retry_open<T, E>(db: &Path, mut open: impl FnMut() -> Result<T, E>) -> Result<T, E> {
     match open() {
         Err(_) if low_on_space(db) && release(db) => open(),
@@ -105,18 +163,35 @@ pub fn is_disk_full(message: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn len(db: &Path) -> u64 {
+        std::fs::metadata(reserve_path(db)).unwrap().len()
+    }
+
     #[test]
-    fn reserve_is_created_once_and_released() {
+    fn reserve_is_given_back_a_slice_at_a_time_and_topped_up() {
         let dir = std::env::temp_dir().join(format!("berth-reserve-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let db = dir.join("x.db");
         ensure(&db);
-        let meta = std::fs::metadata(reserve_path(&db)).unwrap();
-        assert_eq!(meta.len() as usize, RESERVE_BYTES);
-        ensure(&db);
+        assert_eq!(len(&db), RESERVE_BYTES);
         assert!(release(&db));
-        assert!(!release(&db));
-        assert!(is_disk_full("x: database or disk is full"));
+        assert_eq!(len(&db), RESERVE_BYTES - RESERVE_SLICE);
+        ensure(&db);
+        assert_eq!(len(&db), RESERVE_BYTES, "topped up again");
+
+        // A write that keeps finding the disk full takes the slices one by
+        // one, then gives up with its own error.
+        let mut tries = 0;
+        let written: Result<(), crate::Error> = retry_when_full(&db, || {
+            tries += 1;
+            Err(crate::Error::internal("x: database or disk is full"))
+        });
+        assert!(written.is_err());
+        assert_eq!(tries as u64, RESERVE_BYTES / RESERVE_SLICE + 1);
+        assert_eq!(len(&db), RESERVE_BYTES, "this disk had room to top it up");
+        while release(&db) {}
+        assert_eq!(len(&db), 0);
+
         let mut tries = 0;
         let opened: Result<(), ()> = retry_open(&db, || {
             tries += 1;

@@ -45,7 +45,7 @@ impl SqliteStore {
     }
 
     pub(super) fn remove_network_impl(&self, name: &str) -> Result<()> {
-        self.write(|tx| {
+        self.write_freeing(|tx| {
             let n = tx
                 .execute("DELETE FROM networks WHERE name = ?1", [name])
                 .map_err(|e| self.err(e))?;
@@ -94,7 +94,7 @@ impl SqliteStore {
     }
 
     pub(super) fn ipam_release_impl(&self, ctr: &str, network: Option<&str>) -> Result<()> {
-        self.write(|tx| {
+        self.write_freeing(|tx| {
             match network {
                 Some(n) => tx.execute(
                     "DELETE FROM ipam WHERE container_id = ?1 AND network = ?2",

@@ -50,7 +50,7 @@ impl SqliteStore {
     }
 
     pub(super) fn remove_pod_impl(&self, id: &str) -> Result<()> {
-        self.write(|tx| {
+        self.write_freeing(|tx| {
             let n = tx
                 .execute("DELETE FROM pods WHERE id = ?1", [id])
                 .map_err(|e| self.err(e))?;

@@ -51,7 +51,7 @@ impl SqliteStore {
     }
 
     pub(super) fn remove_volume_impl(&self, name: &str) -> Result<()> {
-        self.write(|tx| {
+        self.write_freeing(|tx| {
             let n = tx
                 .execute("DELETE FROM volumes WHERE name = ?1", [name])
                 .map_err(|e| self.err(e))?;
