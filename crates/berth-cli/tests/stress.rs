@@ -1,17 +1,25 @@
-//! RELIABILITY.md scenarios 1, 9, 10, 11, 27 and 28 (scaled down to keep CI
-//! short; the counts are constants below). Each asserts the state after
-//! the fault: no improper state, commands work, nothing leaked.
+//! RELIABILITY.md scenarios 1, 9, 10, 11 (load, pull, commit), 27 and 28
+//! (scaled down to keep CI short; the counts are constants below). Each
+//! asserts the state after the fault: no improper state, commands work,
+//! nothing leaked.
 
 mod common;
 
 use common::*;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support/registry.rs"]
+mod registry_support;
 
 /// Kill `berth ARGS` with SIGKILL after `delay`.
 fn kill_after(env: &Env, args: &[&str], delay: Duration) {
-    let mut child = env
-        .command(args)
+    kill_command_after(env.command(args), delay);
+}
+
+/// Kill `cmd` with SIGKILL after `delay`.
+fn kill_command_after(mut cmd: Command, delay: Duration) {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -138,10 +146,10 @@ fn scenario_10_corrupt_database_gives_one_clear_error() {
     }
 }
 
-/// A docker-archive with a small layer and then a big one, so a kill lands
-/// mid-extraction, or after the first layer was stored but before the image
-/// was registered.
-fn big_archive(dir: &std::path::Path) -> std::path::PathBuf {
+/// A docker-archive with a small layer and then a big one of `big_mb` MiB
+/// (random, so it does not compress), so a kill lands mid-extraction, or
+/// after the first layer was stored but before the image was registered.
+fn big_archive(dir: &std::path::Path, big_mb: usize) -> std::path::PathBuf {
     let out = dir.join("big.tar");
     let script = format!(
         r#"
@@ -155,7 +163,7 @@ def layer(files):
             t.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 small = layer([("small", b"x" * 100)])
-big = layer([(f"blob/{{i}}", os.urandom(1 << 20)) for i in range(40)])
+big = layer([(f"blob/{{i}}", os.urandom(1 << 20)) for i in range({big_mb})])
 diffs = ["sha256:" + hashlib.sha256(l).hexdigest() for l in (small, big)]
 config = json.dumps({{"architecture": "amd64", "os": "linux", "config": {{"Cmd": ["true"]}},
     "rootfs": {{"type": "layers", "diff_ids": diffs}}}}).encode()
@@ -165,7 +173,8 @@ with tarfile.open("{out}", "w") as t:
         ("manifest.json", json.dumps([{{"Config": cid + ".json", "RepoTags": ["localhost/big:latest"], "Layers": ["small.tar", "big.tar"]}}]).encode())]:
         info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
 "#,
-        out = out.display()
+        out = out.display(),
+        big_mb = big_mb,
     );
     let ok = std::process::Command::new("python3")
         .arg("-c")
@@ -183,21 +192,11 @@ fn scenario_11_killed_load_leaves_no_image_and_no_leak() {
         return;
     }
     let env = Env::new();
-    let archive = big_archive(env.path());
+    let archive = big_archive(env.path(), 40);
     let a = archive.to_str().unwrap();
     for delay_ms in [5u64, 20, 60, 120] {
         kill_after(&env, &["load", "-i", a], Duration::from_millis(delay_ms));
-        let images = env.ok(&["images", "--format", "{{.Repository}}"]);
-        // Either not there at all, or complete and usable.
-        if images.contains("localhost/big") {
-            env.ok(&["image", "inspect", "localhost/big"]);
-            env.ok(&["rmi", "localhost/big"]);
-        }
-        // The next command cleared the dead loader's temporary files.
-        let tmp: Vec<_> = std::fs::read_dir(env.root.join("storage/tmp"))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        assert!(tmp.is_empty(), "leftover temporary files: {tmp:?}");
+        all_or_nothing(&env, "localhost/big");
     }
     env.ok(&["load", "-i", a]);
     env.ok(&["rmi", "localhost/big"]);
@@ -222,6 +221,114 @@ fn scenario_11_killed_load_leaves_no_image_and_no_leak() {
         assert_eq!(stored_layers(&env), 0, "system prune left the layer");
         env.ok(&["system", "check"]);
     }
+}
+
+/// After a killed command that makes image `name`: it is either not there
+/// at all, or complete and usable (then removed); and the next command
+/// cleared the dead command's temporary files.
+#[track_caller]
+fn all_or_nothing(env: &Env, name: &str) {
+    let images = env.ok(&["images", "--format", "{{.Repository}}"]);
+    if images.contains(name) {
+        env.ok(&["image", "inspect", name]);
+        env.ok(&["rmi", name]);
+    }
+    let tmp: Vec<_> = std::fs::read_dir(env.root.join("storage/tmp"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(tmp.is_empty(), "leftover temporary files: {tmp:?}");
+}
+
+/// A pull killed at any point: no image or a whole one, no temporary files,
+/// and a pull killed after storing one layer leaves only what `system
+/// check` names and `system prune` removes.
+#[test]
+fn scenario_11_killed_pull_leaves_no_image_and_no_leak() {
+    if skip() || registry_support::no_registry() {
+        return;
+    }
+    let registry = registry_support::Registry::start(None);
+    let env = Env::new();
+    let remote = format!("{}/big:latest", registry.host());
+    let auth = env.path().join("auth.json");
+    let conf = env.path().join("registries.conf");
+    std::fs::write(&conf, "").unwrap();
+    let pull = || {
+        let mut c = env.command(&["pull", "--tls-verify=false", &remote]);
+        c.env("REGISTRY_AUTH_FILE", &auth)
+            .env("CONTAINERS_REGISTRIES_CONF", &conf);
+        c
+    };
+    // Smaller than the load test's: a debug build compresses it to push.
+    let archive = big_archive(env.path(), 8);
+    env.ok(&["load", "-i", archive.to_str().unwrap()]);
+    let mut push = env.command(&["push", "--tls-verify=false", "localhost/big", &remote]);
+    push.env("REGISTRY_AUTH_FILE", &auth)
+        .env("CONTAINERS_REGISTRIES_CONF", &conf);
+    run_command(push, None).success();
+    env.ok(&["rmi", "localhost/big"]);
+    assert_eq!(stored_layers(&env), 0);
+
+    for delay_ms in [5u64, 20, 60, 150] {
+        kill_command_after(pull(), Duration::from_millis(delay_ms));
+        all_or_nothing(&env, &remote.replace(":latest", ""));
+    }
+    run_command(pull(), None).success();
+    env.ok(&["rmi", &remote]);
+    assert_eq!(stored_layers(&env), 0, "layers leaked");
+
+    let mut child = pull()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the first layer is stored", || stored_layers(&env) >= 1);
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    if env.ok(&["images", "-q"]).trim().is_empty() {
+        env.expect(&["system", "check"], 1)
+            .stdout_has("layer directory");
+        env.ok(&["system", "prune", "-f"]);
+        assert_eq!(stored_layers(&env), 0, "system prune left the layer");
+        env.ok(&["system", "check"]);
+    }
+}
+
+/// A commit killed at any point: no image or a whole one, no temporary
+/// files, the container untouched, and no layer left once it is all gone.
+#[test]
+fn scenario_11_killed_commit_leaves_no_image_and_no_leak() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "changed",
+        IMAGE,
+        "sh",
+        "-c",
+        "dd if=/dev/urandom of=/big bs=1M count=40 2>/dev/null; touch /done; sleep 1000",
+    ]);
+    wait_until("the container wrote its changes", || {
+        env.berth(&["exec", "changed", "test", "-f", "/done"]).code == 0
+    });
+    let base_layers = stored_layers(&env);
+    for delay_ms in [5u64, 20, 60, 150] {
+        kill_after(
+            &env,
+            &["commit", "changed", "localhost/snap"],
+            Duration::from_millis(delay_ms),
+        );
+        all_or_nothing(&env, "localhost/snap");
+        assert_eq!(env.status("changed"), "running");
+    }
+    env.ok(&["commit", "changed", "localhost/snap"]);
+    env.ok(&["rmi", "localhost/snap"]);
+    assert_eq!(stored_layers(&env), base_layers, "layers leaked");
+    env.ok(&["system", "check"]);
 }
 
 /// Layer directories under the store's `layers/`.
