@@ -197,6 +197,26 @@ fn scenario_12_full_disk_gives_clean_errors_and_cleanup_still_works() {
     let images_before = env.ok(&["images", "-q", "--no-trunc"]);
     clean_enospc(&env.berth(&["commit", "filler", "localhost/full"]));
     assert_eq!(env.ok(&["images", "-q", "--no-trunc"]), images_before);
+    // A new layer from outside (the path load and pull store layers by).
+    let tarball = env.path().join("layer.tar");
+    let src = env.path().join("layer");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("data"), vec![7u8; 1 << 20]).unwrap();
+    let tarred = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&src)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(tarred.success());
+    clean_enospc(&env.berth(&["import", tarball.to_str().unwrap(), "localhost/imported"]));
+    assert_eq!(env.ok(&["images", "-q", "--no-trunc"]), images_before);
+    // Nothing half-made: no orphan layer, no temporary files.
+    env.ok(&["system", "check"]);
+    let tmp = std::fs::read_dir(env.root.join("storage/tmp")).map(|d| d.count());
+    assert!(tmp.unwrap_or(0) == 0, "temporary files left behind");
 
     env.ok(&["rm", "-f", "-a"]);
     env.ok(&["rmi", IMAGE]);
