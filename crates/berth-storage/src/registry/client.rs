@@ -52,7 +52,8 @@ pub(crate) fn use_http(registry: &str, opts: &RegistryOptions, conf: &Registries
 }
 
 /// Credentials for `repo`: `--creds`, else the auth file (and, when no
-/// auth file was named, Docker's `~/.docker/config.json` as Podman does).
+/// auth file was named, `~/.config/containers/auth.json` and then Docker's
+/// `~/.docker/config.json`, the order containers-auth.json(5) gives).
 pub(crate) fn credentials(repo: &str, opts: &RegistryOptions) -> Result<Option<Credentials>> {
     if let Some(c) = &opts.creds {
         return Ok(Some(c.clone()));
@@ -66,9 +67,11 @@ pub(crate) fn credentials(repo: &str, opts: &RegistryOptions) -> Result<Option<C
     }
     if opts.auth_file.is_none() && std::env::var_os("REGISTRY_AUTH_FILE").is_none() {
         if let Some(home) = std::env::var_os("HOME") {
-            let docker = std::path::Path::new(&home).join(".docker/config.json");
-            if let Ok(Some(c)) = auth::lookup(&docker, repo) {
-                return Ok(Some(c));
+            for file in [".config/containers/auth.json", ".docker/config.json"] {
+                let file = std::path::Path::new(&home).join(file);
+                if let Ok(Some(c)) = auth::lookup(&file, repo) {
+                    return Ok(Some(c));
+                }
             }
         }
     }

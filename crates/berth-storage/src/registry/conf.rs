@@ -1,6 +1,7 @@
 //! `registries.conf` (containers-registries.conf(5), version 2), the parts
 //! berth uses: `unqualified-search-registries` for short names and
-//! `[[registry]] location/insecure` for plain-HTTP registries.
+//! `[[registry]] location/insecure` for plain-HTTP registries, with the
+//! drop-ins of containers-registries.conf.d(5) beside the system file.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,9 @@ use serde::Deserialize;
 
 /// The system file Podman reads.
 pub const DEFAULT_REGISTRIES_CONF: &str = "/etc/containers/registries.conf";
+
+/// Drop-ins read after the system file, in name order.
+pub const DEFAULT_REGISTRIES_CONF_D: &str = "/etc/containers/registries.conf.d";
 
 /// The parsed file; a missing file is an empty configuration.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -49,40 +53,88 @@ impl RegistriesConf {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_REGISTRIES_CONF))
     }
 
-    /// Read `path`; a missing file gives the empty configuration.
+    /// Read `path`; a missing file gives the empty configuration. The
+    /// system file also takes its drop-ins; a file named by
+    /// `$CONTAINERS_REGISTRIES_CONF` stands alone, so a caller that points
+    /// berth at its own file gets only that file.
     pub fn load(path: &Path) -> Result<RegistriesConf> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(RegistriesConf {
-                    path: path.to_path_buf(),
-                    ..Default::default()
-                })
-            }
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-        };
-        let mut conf: RegistriesConf = toml::from_str(&text).map_err(|e| {
-            Error::invalid(format!(
-                "{}: {}",
-                path.display(),
-                e.message().trim().replace('\n', "; ")
-            ))
-        })?;
+        let dropins = (path == Path::new(DEFAULT_REGISTRIES_CONF))
+            .then_some(Path::new(DEFAULT_REGISTRIES_CONF_D));
+        Self::load_with_dropins(path, dropins)
+    }
+
+    /// Read `path`, then every `*.conf` in `dropins` in name order: a
+    /// drop-in that sets `unqualified-search-registries` replaces the list,
+    /// and its `[[registry]]` tables replace those of the same location.
+    pub fn load_with_dropins(path: &Path, dropins: Option<&Path>) -> Result<RegistriesConf> {
+        let mut conf: RegistriesConf = parse(path)?.unwrap_or_default();
         conf.path = path.to_path_buf();
+        let mut files: Vec<PathBuf> = dropins
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
+        files.sort();
+        for file in files {
+            let Some(d) = parse::<DropIn>(&file)? else {
+                continue;
+            };
+            if let Some(list) = d.unqualified_search_registries {
+                conf.unqualified_search_registries = list;
+            }
+            for entry in d.registry {
+                conf.registry.retain(|r| r.key() != entry.key());
+                conf.registry.push(entry);
+            }
+        }
         Ok(conf)
     }
 
     /// Whether `registry` (`host[:port]`) is marked `insecure = true`.
     pub fn insecure(&self, registry: &str) -> bool {
-        self.registry.iter().any(|r| {
-            let loc = if r.location.is_empty() {
-                &r.prefix
-            } else {
-                &r.location
-            };
-            r.insecure && loc.split('/').next() == Some(registry)
-        })
+        self.registry
+            .iter()
+            .any(|r| r.insecure && r.key().split('/').next() == Some(registry))
     }
+}
+
+impl RegistryEntry {
+    /// What the entry applies to: its `location`, else its `prefix`.
+    fn key(&self) -> &str {
+        if self.location.is_empty() {
+            &self.prefix
+        } else {
+            &self.location
+        }
+    }
+}
+
+/// A drop-in: like the main file, but a list it does not set is left alone.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct DropIn {
+    unqualified_search_registries: Option<Vec<String>>,
+    #[serde(default)]
+    registry: Vec<RegistryEntry>,
+}
+
+/// Parse the TOML file at `path`; `None` when it does not exist.
+fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+    };
+    toml::from_str(&text).map(Some).map_err(|e| {
+        Error::invalid(format!(
+            "{}: {}",
+            path.display(),
+            e.message().trim().replace('\n', "; ")
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -111,5 +163,40 @@ mod tests {
         assert!(missing.unqualified_search_registries.is_empty());
         std::fs::write(&p, "unqualified-search-registries = 3").unwrap();
         assert!(RegistriesConf::load(&p).is_err());
+    }
+
+    #[test]
+    fn dropins_override_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("registries.conf");
+        let d = dir.path().join("registries.conf.d");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(
+            &main,
+            "unqualified-search-registries = [\"a.io\"]\n\
+             [[registry]]\nlocation = \"a.io\"\ninsecure = true\n",
+        )
+        .unwrap();
+        // No list here: a.io stays searched, but is no longer insecure.
+        std::fs::write(
+            d.join("10-a.conf"),
+            "[[registry]]\nlocation = \"a.io\"\ninsecure = false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("20-b.conf"),
+            "unqualified-search-registries = [\"b.io\", \"a.io\"]\n\
+             [[registry]]\nprefix = \"b.io\"\ninsecure = true\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("ignored.txt"), "not toml [").unwrap();
+        let c = RegistriesConf::load_with_dropins(&main, Some(&d)).unwrap();
+        assert_eq!(c.unqualified_search_registries, ["b.io", "a.io"]);
+        assert!(!c.insecure("a.io"));
+        assert!(c.insecure("b.io"));
+        // A file named explicitly stands alone.
+        let alone = RegistriesConf::load(&main).unwrap();
+        assert_eq!(alone.unqualified_search_registries, ["a.io"]);
+        assert!(alone.insecure("a.io"));
     }
 }
