@@ -136,6 +136,28 @@ fn system_prune_removes_stopped_containers_unused_images_and_volumes() {
     assert!(df(&env).iter().all(|r| r["RawSize"] == 0), "{:?}", df(&env));
 }
 
+/// A volume directory whose record is gone (a crash inside `volume rm`) is
+/// named by `system check` and removed by `--repair`; real volumes stay.
+#[test]
+fn system_check_finds_and_repairs_orphan_volume_directories() {
+    if skip() {
+        return;
+    }
+    let env = Env::new();
+    env.ok(&["volume", "create", "kept"]);
+    let ghost = env.root.join("volumes/ghost/_data");
+    std::fs::create_dir_all(&ghost).unwrap();
+    std::fs::write(ghost.join("file"), "left behind").unwrap();
+    env.expect(&["system", "check"], 1)
+        .stdout_has("volume directory")
+        .stdout_has("ghost");
+    env.ok(&["system", "check", "--repair"]);
+    assert!(!env.root.join("volumes/ghost").exists());
+    env.ok(&["system", "check"]);
+    env.ok(&["volume", "exists", "kept"]);
+    assert!(env.root.join("volumes/kept/_data").is_dir());
+}
+
 /// Fill the filesystem holding `dir` to the last block with one file,
 /// returned so the test can give the room back.
 fn fill_disk(dir: &std::path::Path) -> std::path::PathBuf {

@@ -1,6 +1,7 @@
 //! `berth system check [--repair]`: find what a crash can leave behind —
 //! container layers, directories and lock files with no container in the
-//! database — and, with `repair`, remove them.
+//! database, volume directories with no volume — and, with `repair`,
+//! remove them.
 
 use crate::Runtime;
 use berth_types::Result;
@@ -83,6 +84,19 @@ impl Runtime {
                         _ => false,
                     };
                 note(format!("lock file {name} has no container"), fixed);
+            }
+        }
+        // A volume's row is written before its directory and removed
+        // before it, so a directory without a row is what a crash left.
+        let volumes_dir = self.paths.root.join("volumes");
+        for name in dir_names(&volumes_dir) {
+            if !self.volume_exists(&name)? {
+                let dir = volumes_dir.join(&name);
+                let fixed = repair && std::fs::remove_dir_all(&dir).is_ok();
+                note(
+                    format!("volume directory {} has no volume", dir.display()),
+                    fixed,
+                );
             }
         }
         let garbage = self.images()?.collect_garbage(repair)?;
