@@ -1,6 +1,7 @@
-//! RELIABILITY 43 and 46: copying into and out of a container never runs
-//! anything the container ships, and an export racing a container that
-//! swaps a file for a symlink to a host file never contains host content.
+//! RELIABILITY 42, 43 and 46: copying into and out of a container never
+//! runs anything the container ships, never follows a symlink the container
+//! swaps in out of its root, and an export racing a container that swaps a
+//! file for a symlink to a host file never contains host content.
 
 mod common;
 use common::*;
@@ -199,4 +200,80 @@ fn scenario_46_export_racing_a_symlink_swap_never_reads_the_host() {
     }
     assert!(saw_file + saw_link > 0, "the exported tars never held /f");
     env.ok(&["rm", "-f", "-t", "0", "swapper"]);
+}
+
+/// RELIABILITY 42 (CVE-2018-15664), end to end: while the container itself
+/// keeps swapping a directory for a symlink to `/`, `berth cp` in and out
+/// of that directory never writes or reads the host's files. (Scaled down
+/// from 1000 rounds; berth-core's test runs the same race in-process.)
+#[test]
+fn scenario_42_cp_racing_a_container_swapping_in_a_root_symlink_stays_inside() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let canary = unique("berth-cp-race");
+    let secret = format!("host-secret-{canary}");
+    // The host file an escape through `/dir` -> `/` would read.
+    let secret_name = format!("{canary}-secret");
+    let host_secret = Path::new("/tmp").join(&secret_name);
+    std::fs::write(&host_secret, &secret).unwrap();
+    let swap = "mkdir -p /dir/tmp; echo inside > /dir/data; touch /ready; \
+                while true; do mv /dir /dir.real; ln -s / /dir; rm /dir; mv /dir.real /dir; done";
+    env.ok(&["run", "-d", "--name", "racer", IMAGE, "sh", "-c", swap]);
+    wait_until("the swapper started", || {
+        env.berth(&["exec", "racer", "test", "-f", "/ready"]).code == 0
+    });
+    let src = env.path().join(&canary);
+    std::fs::write(&src, "copied in").unwrap();
+    let outside = format!("racer:/dir/tmp/{secret_name}");
+    let mut copied_out = 0;
+    for _ in 0..100 {
+        let _ = env.berth(&["cp", src.to_str().unwrap(), "racer:/dir/"]);
+        let o = env.command(&["cp", &outside, "-"]).output().unwrap();
+        let needle = secret.as_bytes();
+        assert!(
+            !o.stdout.windows(needle.len()).any(|w| w == needle),
+            "cp out read the host's file through the swapped symlink"
+        );
+        let o = env.berth(&["cp", "racer:/dir/data", "-"]);
+        copied_out += usize::from(o.code == 0);
+        assert!(
+            Path::new("/").join(&canary).symlink_metadata().is_err(),
+            "cp in wrote into the host's root"
+        );
+    }
+    assert!(copied_out > 0, "no copy out ever succeeded");
+    let _ = std::fs::remove_file(&host_secret);
+    env.ok(&["rm", "-f", "-t", "0", "racer"]);
+}
+
+/// RELIABILITY 44: `cp - CTR:/dir` with a tar entry `../escape` (written
+/// raw: the tar crate refuses to make one) is rejected, and nothing lands
+/// beside or above the target directory.
+#[test]
+fn scenario_44_cp_stream_with_a_parent_entry_is_rejected() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&["run", "-d", "--name", "target", IMAGE, "sleep", "1000"]);
+    env.ok(&["exec", "target", "mkdir", "-p", "/dir/sub"]);
+    for name in ["../escape", "sub/../../escape", "/../escape"] {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(4);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&h, &b"evil"[..]).unwrap();
+        let o = env.berth_stdin(&["cp", "-", "target:/dir/sub"], &b.into_inner().unwrap());
+        assert_eq!(o.code, 125, "{name}: {o}");
+        assert_eq!(o.err().trim().lines().count(), 1, "{o}");
+        for path in ["/escape", "/dir/escape"] {
+            env.expect(&["exec", "target", "test", "-e", path], 1);
+        }
+    }
+    env.ok(&["rm", "-f", "-t", "0", "target"]);
 }
