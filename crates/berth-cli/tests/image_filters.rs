@@ -1,0 +1,195 @@
+//! `images --filter` with Podman's (libimage's) combination rules, and the
+//! per-image facts of `images --format json` (RepoDigests, Labels,
+//! Containers).
+
+mod common;
+
+use common::*;
+
+fn id_of(env: &Env, image: &str) -> String {
+    env.ok(&["image", "inspect", "-f", "{{.Id}}", image])
+}
+
+/// Short IDs listed by `images -q` with `filters`, sorted.
+fn listed(env: &Env, filters: &[&str]) -> Vec<String> {
+    let mut args = vec!["images", "-q"];
+    for f in filters {
+        args.extend(["--filter", f]);
+    }
+    let mut ids: Vec<String> = env.ok(&args).lines().map(str::to_string).collect();
+    ids.sort();
+    ids
+}
+
+fn short(ids: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|i| i[..12].to_string()).collect();
+    v.sort();
+    v
+}
+
+/// Busybox plus two imported images, `a:1` (labels team=a, tier=x) and,
+/// created after it, `b:1` (team=b, tier=x). Returns (busybox, a, b) IDs.
+fn three_images(env: &Env) -> (String, String, String) {
+    let fs = env.path().join("fs.tar");
+    env.ok(&["create", "--name", "src", IMAGE]);
+    env.ok(&["export", "-o", fs.to_str().unwrap(), "src"]);
+    env.ok(&["rm", "src"]);
+    for (name, team) in [("a:1", "a"), ("b:1", "b")] {
+        env.ok(&[
+            "import",
+            "--change",
+            &format!("LABEL=team={team}"),
+            "--change",
+            "LABEL=tier=x",
+            fs.to_str().unwrap(),
+            name,
+        ]);
+    }
+    (
+        id_of(env, IMAGE),
+        id_of(env, "localhost/a:1"),
+        id_of(env, "localhost/b:1"),
+    )
+}
+
+#[test]
+fn repeated_reference_filters_are_ored_labels_and_other_keys_anded() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let (bb, a, b) = three_images(&env);
+    // reference: any of the positive values.
+    assert_eq!(
+        listed(&env, &["reference=a", "reference=b"]),
+        short(&[&a, &b])
+    );
+    assert_eq!(
+        listed(&env, &["reference=localhost/a:1", "reference=busybox"]),
+        short(&[&a, &bb])
+    );
+    // reference!=: none of them; combined with positive ones.
+    assert_eq!(listed(&env, &["reference!=a"]), short(&[&bb, &b]));
+    assert_eq!(
+        listed(&env, &["reference=*:1", "reference!=b"]),
+        short(&[&a])
+    );
+    // `*` does not cross a `/` (Go's path.Match), as in Podman.
+    assert_eq!(
+        listed(&env, &["reference=localhost*"]),
+        Vec::<String>::new()
+    );
+    // label: every value must hold.
+    assert_eq!(listed(&env, &["label=tier=x"]), short(&[&a, &b]));
+    assert_eq!(
+        listed(&env, &["label=tier=x", "label=team=a"]),
+        short(&[&a])
+    );
+    assert_eq!(
+        listed(&env, &["label=team=a", "label=team=b"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(listed(&env, &["label!=team"]), short(&[&bb]));
+    // Different keys: all must hold.
+    assert_eq!(
+        listed(&env, &["reference=a", "label=team=b"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        listed(&env, &["reference=a", "reference=b", "label=team=b"]),
+        short(&[&b])
+    );
+    assert_eq!(listed(&env, &[&format!("id={}", &a[..8])]), short(&[&a]));
+    // A boolean key twice with different values is refused, as in Podman.
+    env.expect(
+        &[
+            "images",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            "dangling=false",
+        ],
+        125,
+    )
+    .stderr_has("dangling");
+    env.expect(&["images", "--filter", "reference"], 125)
+        .stderr_has("filter=value or filter!=value");
+}
+
+#[test]
+fn before_and_since_compare_creation_times() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let (bb, a, b) = three_images(&env);
+    assert_eq!(listed(&env, &["before=localhost/b:1"]), short(&[&bb, &a]));
+    assert_eq!(listed(&env, &["before=a:1"]), short(&[&bb]));
+    assert_eq!(
+        listed(&env, &[&format!("before={IMAGE}")]),
+        Vec::<String>::new()
+    );
+    assert_eq!(listed(&env, &[&format!("since={IMAGE}")]), short(&[&a, &b]));
+    assert_eq!(listed(&env, &["after=a:1"]), short(&[&b]));
+    // By ID too, and combined with since.
+    assert_eq!(
+        listed(&env, &[&format!("before={b}"), &format!("since={bb}")]),
+        short(&[&a])
+    );
+    // Two before= filters: both must hold.
+    assert_eq!(listed(&env, &["before=b:1", "before=a:1"]), short(&[&bb]));
+    env.expect(&["images", "--filter", "before=nosuchimage"], 125)
+        .stderr_has("nosuchimage");
+}
+
+#[test]
+fn images_json_has_repo_digests_labels_and_containers() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let (bb, a, _) = three_images(&env);
+    env.ok(&["tag", "a:1", "quay.io/team/a:2"]);
+    env.ok(&["create", "--name", "user1", IMAGE]);
+    env.ok(&["create", "--name", "user2", IMAGE]);
+    let list = env.berth(&["images", "--format", "json"]).success().json();
+    let entry = |id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["Id"] == id)
+            .unwrap_or_else(|| panic!("{id} not listed: {list}"))
+            .clone()
+    };
+    let ea = entry(&a);
+    let digest = ea["Digest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:"), "{ea}");
+    assert_eq!(
+        ea["RepoDigests"],
+        serde_json::json!([
+            format!("localhost/a@{digest}"),
+            format!("quay.io/team/a@{digest}")
+        ])
+    );
+    assert_eq!(ea["Labels"], serde_json::json!({"team": "a", "tier": "x"}));
+    assert_eq!(ea["Containers"], 0);
+    let eb = entry(&bb);
+    assert_eq!(eb["Containers"], 2, "{eb}");
+    assert_eq!(
+        eb["RepoDigests"][0],
+        format!("localhost/busybox@{}", eb["Digest"].as_str().unwrap())
+    );
+    // The same facts in templates and in image inspect.
+    assert_eq!(
+        env.ok(&[
+            "images",
+            "--filter",
+            "reference=busybox",
+            "--format",
+            "{{.Containers}}"
+        ]),
+        "2"
+    );
+    let inspected = env.berth(&["image", "inspect", "a:1"]).success().json();
+    assert_eq!(inspected[0]["RepoDigests"], ea["RepoDigests"]);
+}
