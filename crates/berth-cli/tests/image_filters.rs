@@ -6,6 +6,10 @@ mod common;
 
 use common::*;
 
+#[path = "support/api.rs"]
+mod api_support;
+use api_support::*;
+
 fn id_of(env: &Env, image: &str) -> String {
     env.ok(&["image", "inspect", "-f", "{{.Id}}", image])
 }
@@ -192,4 +196,73 @@ fn images_json_has_repo_digests_labels_and_containers() {
     );
     let inspected = env.berth(&["image", "inspect", "a:1"]).success().json();
     assert_eq!(inspected[0]["RepoDigests"], ea["RepoDigests"]);
+}
+
+/// `?filters=` with the JSON `filters` percent-encoded.
+fn filters_query(filters: &serde_json::Value) -> String {
+    let raw = filters.to_string();
+    let mut q = String::from("/images/json?filters=");
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            q.push(b as char);
+        } else {
+            q.push_str(&format!("%{b:02X}"));
+        }
+    }
+    q
+}
+
+#[test]
+fn api_images_json_filters_and_facts_match_the_cli() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let (bb, a, b) = three_images(&env);
+    let svc = Service::start(&env, "0");
+    let ids = |filters: serde_json::Value| {
+        let r = http(&svc.sock, "GET", &filters_query(&filters), None);
+        assert_eq!(r.status, 200, "{filters}");
+        let mut v: Vec<String> = r
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["Id"].as_str().unwrap()[7..19].to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        ids(serde_json::json!({"reference": ["a", "b"]})),
+        short(&[&a, &b])
+    );
+    assert_eq!(
+        ids(serde_json::json!({"label": ["tier=x", "team=b"]})),
+        short(&[&b])
+    );
+    assert_eq!(ids(serde_json::json!({"before": ["a:1"]})), short(&[&bb]));
+    let r = http(
+        &svc.sock,
+        "GET",
+        &filters_query(&serde_json::json!({"bogus": ["1"]})),
+        None,
+    );
+    assert_eq!(r.status, 400);
+    let all = http(&svc.sock, "GET", "/images/json", None).json();
+    let ea = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["Id"] == format!("sha256:{a}"))
+        .unwrap()
+        .clone();
+    assert_eq!(ea["Labels"], serde_json::json!({"team": "a", "tier": "x"}));
+    assert_eq!(
+        ea["RepoDigests"][0],
+        format!(
+            "localhost/a@{}",
+            env.ok(&["image", "inspect", "-f", "{{.Digest}}", "a:1"])
+        )
+    );
 }
