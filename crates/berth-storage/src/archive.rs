@@ -3,7 +3,8 @@
 //! (`oci-layout` + `index.json` + `blobs/sha256`).
 //!
 //! The outer tar is indexed once (name → byte range) and members are read in
-//! place with `pread`, so multi-GB archives are never copied to disk first.
+//! place with `pread`, so a multi-GB plain archive is never copied to disk
+//! first. Only a compressed archive or one on a pipe is spooled (spool.rs).
 
 use std::collections::HashMap;
 use std::fs::File;
