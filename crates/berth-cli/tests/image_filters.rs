@@ -31,14 +31,15 @@ fn short(ids: &[&str]) -> Vec<String> {
     v
 }
 
-/// Busybox plus two imported images, `a:1` (labels team=a, tier=x) and,
-/// created after it, `b:1` (team=b, tier=x). Returns (busybox, a, b) IDs.
+/// Busybox plus two imported images, `alpha:1` (labels team=alpha, tier=x)
+/// and, created after it, `beta:1` (team=beta, tier=x); returns the three
+/// IDs. The names are not hex, so no pattern also matches as an ID prefix.
 fn three_images(env: &Env) -> (String, String, String) {
     let fs = env.path().join("fs.tar");
     env.ok(&["create", "--name", "src", IMAGE]);
     env.ok(&["export", "-o", fs.to_str().unwrap(), "src"]);
     env.ok(&["rm", "src"]);
-    for (name, team) in [("a:1", "a"), ("b:1", "b")] {
+    for (name, team) in [("alpha:1", "alpha"), ("beta:1", "beta")] {
         env.ok(&[
             "import",
             "--change",
@@ -51,8 +52,8 @@ fn three_images(env: &Env) -> (String, String, String) {
     }
     (
         id_of(env, IMAGE),
-        id_of(env, "localhost/a:1"),
-        id_of(env, "localhost/b:1"),
+        id_of(env, "localhost/alpha:1"),
+        id_of(env, "localhost/beta:1"),
     )
 }
 
@@ -65,17 +66,17 @@ fn repeated_reference_filters_are_ored_labels_and_other_keys_anded() {
     let (bb, a, b) = three_images(&env);
     // reference: any of the positive values.
     assert_eq!(
-        listed(&env, &["reference=a", "reference=b"]),
+        listed(&env, &["reference=alpha", "reference=beta"]),
         short(&[&a, &b])
     );
     assert_eq!(
-        listed(&env, &["reference=localhost/a:1", "reference=busybox"]),
+        listed(&env, &["reference=localhost/alpha:1", "reference=busybox"]),
         short(&[&a, &bb])
     );
     // reference!=: none of them; combined with positive ones.
-    assert_eq!(listed(&env, &["reference!=a"]), short(&[&bb, &b]));
+    assert_eq!(listed(&env, &["reference!=alpha"]), short(&[&bb, &b]));
     assert_eq!(
-        listed(&env, &["reference=*:1", "reference!=b"]),
+        listed(&env, &["reference=*:1", "reference!=beta"]),
         short(&[&a])
     );
     // `*` does not cross a `/` (Go's path.Match), as in Podman.
@@ -86,21 +87,24 @@ fn repeated_reference_filters_are_ored_labels_and_other_keys_anded() {
     // label: every value must hold.
     assert_eq!(listed(&env, &["label=tier=x"]), short(&[&a, &b]));
     assert_eq!(
-        listed(&env, &["label=tier=x", "label=team=a"]),
+        listed(&env, &["label=tier=x", "label=team=alpha"]),
         short(&[&a])
     );
     assert_eq!(
-        listed(&env, &["label=team=a", "label=team=b"]),
+        listed(&env, &["label=team=alpha", "label=team=beta"]),
         Vec::<String>::new()
     );
     assert_eq!(listed(&env, &["label!=team"]), short(&[&bb]));
     // Different keys: all must hold.
     assert_eq!(
-        listed(&env, &["reference=a", "label=team=b"]),
+        listed(&env, &["reference=alpha", "label=team=beta"]),
         Vec::<String>::new()
     );
     assert_eq!(
-        listed(&env, &["reference=a", "reference=b", "label=team=b"]),
+        listed(
+            &env,
+            &["reference=alpha", "reference=beta", "label=team=beta"]
+        ),
         short(&[&b])
     );
     assert_eq!(listed(&env, &[&format!("id={}", &a[..8])]), short(&[&a]));
@@ -127,21 +131,27 @@ fn before_and_since_compare_creation_times() {
     }
     let env = Env::with_busybox();
     let (bb, a, b) = three_images(&env);
-    assert_eq!(listed(&env, &["before=localhost/b:1"]), short(&[&bb, &a]));
-    assert_eq!(listed(&env, &["before=a:1"]), short(&[&bb]));
+    assert_eq!(
+        listed(&env, &["before=localhost/beta:1"]),
+        short(&[&bb, &a])
+    );
+    assert_eq!(listed(&env, &["before=alpha:1"]), short(&[&bb]));
     assert_eq!(
         listed(&env, &[&format!("before={IMAGE}")]),
         Vec::<String>::new()
     );
     assert_eq!(listed(&env, &[&format!("since={IMAGE}")]), short(&[&a, &b]));
-    assert_eq!(listed(&env, &["after=a:1"]), short(&[&b]));
+    assert_eq!(listed(&env, &["after=alpha:1"]), short(&[&b]));
     // By ID too, and combined with since.
     assert_eq!(
         listed(&env, &[&format!("before={b}"), &format!("since={bb}")]),
         short(&[&a])
     );
     // Two before= filters: both must hold.
-    assert_eq!(listed(&env, &["before=b:1", "before=a:1"]), short(&[&bb]));
+    assert_eq!(
+        listed(&env, &["before=beta:1", "before=alpha:1"]),
+        short(&[&bb])
+    );
     env.expect(&["images", "--filter", "before=nosuchimage"], 125)
         .stderr_has("nosuchimage");
 }
@@ -153,7 +163,7 @@ fn images_json_has_repo_digests_labels_and_containers() {
     }
     let env = Env::with_busybox();
     let (bb, a, _) = three_images(&env);
-    env.ok(&["tag", "a:1", "quay.io/team/a:2"]);
+    env.ok(&["tag", "alpha:1", "quay.io/team/alpha:2"]);
     env.ok(&["create", "--name", "user1", IMAGE]);
     env.ok(&["create", "--name", "user2", IMAGE]);
     let list = env.berth(&["images", "--format", "json"]).success().json();
@@ -171,11 +181,14 @@ fn images_json_has_repo_digests_labels_and_containers() {
     assert_eq!(
         ea["RepoDigests"],
         serde_json::json!([
-            format!("localhost/a@{digest}"),
-            format!("quay.io/team/a@{digest}")
+            format!("localhost/alpha@{digest}"),
+            format!("quay.io/team/alpha@{digest}")
         ])
     );
-    assert_eq!(ea["Labels"], serde_json::json!({"team": "a", "tier": "x"}));
+    assert_eq!(
+        ea["Labels"],
+        serde_json::json!({"team": "alpha", "tier": "x"})
+    );
     assert_eq!(ea["Containers"], 0);
     let eb = entry(&bb);
     assert_eq!(eb["Containers"], 2, "{eb}");
@@ -194,7 +207,7 @@ fn images_json_has_repo_digests_labels_and_containers() {
         ]),
         "2"
     );
-    let inspected = env.berth(&["image", "inspect", "a:1"]).success().json();
+    let inspected = env.berth(&["image", "inspect", "alpha:1"]).success().json();
     assert_eq!(inspected[0]["RepoDigests"], ea["RepoDigests"]);
 }
 
@@ -234,14 +247,17 @@ fn api_images_json_filters_and_facts_match_the_cli() {
         v
     };
     assert_eq!(
-        ids(serde_json::json!({"reference": ["a", "b"]})),
+        ids(serde_json::json!({"reference": ["alpha", "beta"]})),
         short(&[&a, &b])
     );
     assert_eq!(
-        ids(serde_json::json!({"label": ["tier=x", "team=b"]})),
+        ids(serde_json::json!({"label": ["tier=x", "team=beta"]})),
         short(&[&b])
     );
-    assert_eq!(ids(serde_json::json!({"before": ["a:1"]})), short(&[&bb]));
+    assert_eq!(
+        ids(serde_json::json!({"before": ["alpha:1"]})),
+        short(&[&bb])
+    );
     let r = http(
         &svc.sock,
         "GET",
@@ -257,12 +273,15 @@ fn api_images_json_filters_and_facts_match_the_cli() {
         .find(|i| i["Id"] == format!("sha256:{a}"))
         .unwrap()
         .clone();
-    assert_eq!(ea["Labels"], serde_json::json!({"team": "a", "tier": "x"}));
+    assert_eq!(
+        ea["Labels"],
+        serde_json::json!({"team": "alpha", "tier": "x"})
+    );
     assert_eq!(
         ea["RepoDigests"][0],
         format!(
-            "localhost/a@{}",
-            env.ok(&["image", "inspect", "-f", "{{.Digest}}", "a:1"])
+            "localhost/alpha@{}",
+            env.ok(&["image", "inspect", "-f", "{{.Digest}}", "alpha:1"])
         )
     );
 }
