@@ -10,9 +10,10 @@ use serde_json::{json, Value};
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// Read from this archive file (docker-archive or oci-archive).
+    /// Read from this archive (docker-archive or oci-archive, plain or
+    /// gzip'd; or an OCI layout directory); stdin if omitted.
     #[arg(short = 'i', long = "input")]
-    pub input: String,
+    pub input: Option<String>,
     /// Print only the loaded image names.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -127,7 +128,22 @@ pub fn image(rt: &Runtime, cmd: &ImageCommand) -> Exit {
 }
 
 pub fn load(rt: &Runtime, a: &LoadArgs) -> Exit {
-    match rt.load_images(std::path::Path::new(&a.input)) {
+    let loaded = match &a.input {
+        Some(path) => rt.load_images(std::path::Path::new(path)),
+        None => {
+            use std::io::IsTerminal;
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!("Error: cannot read from terminal, use command-line redirection or the --input flag");
+                return 125;
+            }
+            match std::os::fd::AsFd::as_fd(&stdin).try_clone_to_owned() {
+                Ok(fd) => rt.load_images_from(fd.into(), "stdin"),
+                Err(e) => Err(Error::io("reading stdin", e)),
+            }
+        }
+    };
+    match loaded {
         Ok(list) => {
             for img in list {
                 let name = img
@@ -166,7 +182,7 @@ fn created(img: &ImageInfo) -> Option<jiff::Timestamp> {
 pub fn images(rt: &Runtime, a: &ImagesArgs) -> Exit {
     let list = match rt
         .list_images()
-        .and_then(|l| filter_images(rt, l, &a.filter))
+        .and_then(|l| rt.filter_images(l, &a.filter))
     {
         Ok(l) => l,
         Err(e) => return fail(&e),
@@ -184,8 +200,21 @@ pub fn images(rt: &Runtime, a: &ImagesArgs) -> Exit {
         }
         return 0;
     }
-    let mut rows = Vec::new();
+    // Per image: (labels, repo digests, containers using it).
+    let mut facts = Vec::with_capacity(list.len());
     for img in &list {
+        let containers = match rt.image_container_count(&img.id) {
+            Ok(n) => n,
+            Err(e) => return fail(&e),
+        };
+        facts.push((
+            berth_core::image_labels(img),
+            berth_core::repo_digests(img),
+            containers,
+        ));
+    }
+    let mut rows = Vec::new();
+    for (img, (labels, digests, containers)) in list.iter().zip(&facts) {
         let names = if img.names.is_empty() {
             vec!["<none>:<none>".to_string()]
         } else {
@@ -208,6 +237,9 @@ pub fn images(rt: &Runtime, a: &ImagesArgs) -> Exit {
                 "CreatedAt": img.created.clone().unwrap_or_default(),
                 "Size": human_size(img.size),
                 "Names": img.names,
+                "Labels": labels,
+                "RepoDigests": digests,
+                "Containers": containers,
             }));
         }
     }
@@ -215,11 +247,14 @@ pub fn images(rt: &Runtime, a: &ImagesArgs) -> Exit {
         OutputFormat::Json => print_json(
             &list
                 .iter()
-                .map(|img| {
+                .zip(&facts)
+                .map(|(img, (labels, digests, containers))| {
+                    // Podman writes `null` for an image without labels.
+                    let labels = if labels.is_empty() { Value::Null } else { json!(labels) };
                     json!({
-                        "Id": img.id, "ParentId": "", "RepoTags": img.names, "RepoDigests": [],
-                        "Size": img.size, "SharedSize": 0, "VirtualSize": img.size, "Labels": null,
-                        "Containers": 0, "Names": img.names, "Digest": img.digest,
+                        "Id": img.id, "ParentId": "", "RepoTags": img.names, "RepoDigests": digests,
+                        "Size": img.size, "SharedSize": 0, "VirtualSize": img.size, "Labels": labels,
+                        "Containers": containers, "Names": img.names, "Digest": img.digest,
                         "Created": created(img).map(|t| t.as_second()).unwrap_or(0),
                         "CreatedAt": img.created.clone().unwrap_or_default(),
                     })
@@ -307,7 +342,7 @@ pub fn image_json(rt: &Runtime, name: &str) -> berth_core::Result<Value> {
         "Id": img.id,
         "Digest": img.digest,
         "RepoTags": img.names,
-        "RepoDigests": [],
+        "RepoDigests": berth_core::repo_digests(&img),
         "Parent": "",
         "Comment": cfg.get("comment").cloned().unwrap_or(Value::String(String::new())),
         "Created": img.created.clone().unwrap_or_default(),
@@ -431,14 +466,16 @@ pub struct CommitArgs {
     /// Author.
     #[arg(short = 'a', long)]
     pub author: Option<String>,
-    /// Pause the container while committing.
-    #[arg(short = 'p', long, num_args = 0..=1, default_missing_value = "true")]
+    /// Pause the container while committing. A Go-style boolean: a value
+    /// only as `--pause=false`, so `commit -p CTR` keeps CTR as the container.
+    #[arg(short = 'p', long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub pause: Option<bool>,
     /// Print only the image ID.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Image format (accepted; berth writes OCI configs).
-    #[arg(short = 'f', long)]
+    /// Image format, oci or docker (berth writes one config that both
+    /// read; other values are refused).
+    #[arg(short = 'f', long, value_parser = ["oci", "docker"])]
     pub format: Option<String>,
     /// The container.
     pub container: String,
@@ -685,126 +722,9 @@ pub fn prune(rt: &Runtime, a: &PruneArgs) -> Exit {
     }
 }
 
-/// Shell-style glob with `*` and `?` (reference filters).
-fn glob(pat: &[u8], s: &[u8]) -> bool {
-    match (pat.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&pat[1..], s) || (!s.is_empty() && glob(pat, &s[1..])),
-        (Some(b'?'), Some(_)) => glob(&pat[1..], &s[1..]),
-        (Some(p), Some(c)) if p == c => glob(&pat[1..], &s[1..]),
-        _ => false,
-    }
-}
-
-/// Whether name `n` (`localhost/busybox:latest`) matches a reference
-/// filter: the full name, the repository, or either without the registry
-/// (and Docker Hub's `library/`).
-fn reference_matches(pat: &str, n: &str) -> bool {
-    let (repo, tag) = repo_tag(n);
-    let short = |r: &str| {
-        let r = r
-            .split_once('/')
-            .map(|(d, rest)| {
-                if d.contains('.') || d.contains(':') || d == "localhost" {
-                    rest
-                } else {
-                    r
-                }
-            })
-            .unwrap_or(r);
-        r.strip_prefix("library/").unwrap_or(r).to_string()
-    };
-    let candidates = [
-        n.to_string(),
-        repo.clone(),
-        short(&repo),
-        format!("{}:{tag}", short(&repo)),
-    ];
-    candidates
-        .iter()
-        .any(|c| glob(pat.as_bytes(), c.as_bytes()))
-}
-
-/// Apply `images --filter` expressions (all must hold).
-fn filter_images(
-    rt: &Runtime,
-    list: Vec<ImageInfo>,
-    filters: &[String],
-) -> berth_core::Result<Vec<ImageInfo>> {
-    let mut list = list;
-    for f in filters {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| Error::invalid(format!("invalid filter {f:?}: want KEY=VALUE")))?;
-        match k {
-            "dangling" => {
-                let want = matches!(v, "true" | "1");
-                if !matches!(v, "true" | "false" | "1" | "0") {
-                    return Err(Error::invalid(format!(
-                        "invalid filter {f:?}: dangling takes true or false"
-                    )));
-                }
-                list.retain(|i| i.names.is_empty() == want);
-            }
-            "reference" => list.retain(|i| i.names.iter().any(|n| reference_matches(v, n))),
-            "label" => {
-                let (lk, lv) = match v.split_once('=') {
-                    Some((a, b)) => (a, Some(b)),
-                    None => (v, None),
-                };
-                list.retain(|i| {
-                    let cfg: Value = serde_json::from_str(&i.config_json).unwrap_or(Value::Null);
-                    match &cfg["config"]["Labels"][lk] {
-                        Value::String(s) => lv.is_none_or(|want| want == s),
-                        _ => false,
-                    }
-                });
-            }
-            "before" | "since" => {
-                let pivot = rt.lookup_image(v)?;
-                let t = created(&pivot);
-                list.retain(|i| {
-                    i.id != pivot.id
-                        && match (created(i), t) {
-                            (Some(a), Some(b)) => {
-                                if k == "before" {
-                                    a < b
-                                } else {
-                                    a > b
-                                }
-                            }
-                            _ => false,
-                        }
-                });
-            }
-            _ => {
-                return Err(Error::invalid(format!(
-                    "invalid filter {f:?}: unknown key {k:?}"
-                )))
-            }
-        }
-    }
-    Ok(list)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reference_filters() {
-        assert!(reference_matches("busybox", "localhost/busybox:latest"));
-        assert!(reference_matches(
-            "busybox:latest",
-            "localhost/busybox:latest"
-        ));
-        assert!(reference_matches(
-            "localhost/busy*",
-            "localhost/busybox:latest"
-        ));
-        assert!(reference_matches("alpine", "docker.io/library/alpine:3"));
-        assert!(!reference_matches("busy", "localhost/busybox:latest"));
-    }
 
     #[test]
     fn splits_repo_and_tag() {

@@ -12,9 +12,17 @@ use std::path::Path;
 const NAME_ATTEMPTS: usize = 64;
 
 impl Runtime {
-    /// Load images from a docker-archive or oci-archive file.
+    /// Load images from a docker-archive or oci-archive file (plain or
+    /// gzip-compressed) or an OCI layout directory.
     pub fn load_images(&self, archive: &Path) -> Result<Vec<ImageInfo>> {
         self.images()?.load_archive(archive)
+    }
+
+    /// Load images from an archive arriving on an open file or pipe
+    /// (`load` without `-i` reads its stdin, as Podman's does); `label`
+    /// names it in errors.
+    pub fn load_images_from(&self, input: std::fs::File, label: &str) -> Result<Vec<ImageInfo>> {
+        self.images()?.load_archive_from(input, label)
     }
 
     /// Every image.

@@ -3,7 +3,8 @@
 //! (`oci-layout` + `index.json` + `blobs/sha256`).
 //!
 //! The outer tar is indexed once (name → byte range) and members are read in
-//! place with `pread`, so multi-GB archives are never copied to disk first.
+//! place with `pread`, so a multi-GB plain archive is never copied to disk
+//! first. Only a compressed archive or one on a pipe is spooled (spool.rs).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -56,31 +57,53 @@ fn member_key(base_dir: &str, name: &str) -> String {
 }
 
 impl OuterArchive {
-    pub(crate) fn open(path: &Path) -> Result<OuterArchive> {
+    /// Open the archive at `path`: an OCI layout directory (`oci-dir`), a
+    /// plain tar read in place, or a compressed tar spooled (decompressed)
+    /// into `tmp_root` first.
+    pub(crate) fn open(path: &Path, tmp_root: &Path) -> Result<OuterArchive> {
         let label = path.display().to_string();
-        let err = |what: &str, e: &dyn std::fmt::Display| {
-            Error::new(ErrorKind::InvalidInput, format!("{label}: {what}: {e}"))
-                .with_subject(&label)
-        };
         let file = File::open(path).map_err(|e| Error::io(format!("opening {label}"), e))?;
         if file.metadata().is_ok_and(|m| m.is_dir()) {
+            let dir = file
+                .try_clone()
+                .map_err(|e| Error::io(format!("opening {label}"), e))?;
             return Ok(OuterArchive {
-                dir: Some(file.try_clone().map_err(|e| err("opening", &e))?.into()),
+                dir: Some(dir.into()),
                 file,
                 items: HashMap::new(),
                 label,
             });
         }
-        let mut magic = [0u8; 4];
+        Self::from_file(file, label, tmp_root)
+    }
+
+    /// An archive in an open file (`load` reading stdin): read in place
+    /// when it is a regular file holding a plain tar, else spooled into
+    /// `tmp_root` (a pipe cannot be read at offsets; a compressed tar must
+    /// be decompressed once). `label` names it in errors.
+    pub(crate) fn from_file(file: File, label: String, tmp_root: &Path) -> Result<OuterArchive> {
+        let err = |what: &str, e: &dyn std::fmt::Display| {
+            Error::new(ErrorKind::InvalidInput, format!("{label}: {what}: {e}"))
+                .with_subject(&label)
+        };
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
+        let mut head = [0u8; 6];
         // pread: the tar reader below must start at offset 0.
-        let n = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0)
-            .map_err(|e| err("reading", &e))?;
-        if n >= 2 && magic[..2] == [0x1f, 0x8b] {
-            return Err(err(
-                "archive",
-                &"compressed archives are not supported; decompress it first",
-            ));
+        let n = if regular {
+            std::os::unix::fs::FileExt::read_at(&file, &mut head, 0)
+                .map_err(|e| err("reading", &e))?
+        } else {
+            0
+        };
+        if regular {
+            // The tar reader and the spooler read from the file's offset.
+            std::io::Seek::rewind(&mut &file).map_err(|e| err("reading", &e))?;
         }
+        let file = if !regular || crate::util::compressed(&head[..n]) {
+            crate::spool::spool(file, tmp_root, &label)?
+        } else {
+            file
+        };
         let mut items = HashMap::new();
         {
             let mut ar = tar::Archive::new(&file);

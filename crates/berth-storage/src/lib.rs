@@ -36,6 +36,7 @@ mod names;
 pub mod reference;
 pub mod registry;
 mod save;
+mod spool;
 mod tarsplit;
 mod tree;
 mod util;

@@ -47,15 +47,30 @@ impl Drop for TmpGuard {
 }
 
 impl Store {
-    /// Load every image in the docker-archive or oci-archive at `path`
-    /// (an uncompressed tar; layers inside may be gzip or plain tar).
+    /// Load every image in the docker-archive, oci-archive or OCI layout
+    /// directory at `path` (the archive plain or gzip-compressed; layers
+    /// inside may be gzip or plain tar).
     ///
     /// Names are normalized like Podman; a name already held by another
     /// image moves to the loaded one. Layers already stored are reused.
     /// Returns the loaded images in archive order.
     pub fn load_archive(&self, path: &Path) -> Result<Vec<ImageInfo>> {
         let _staging = self.staging()?;
-        let ar = OuterArchive::open(path)?;
+        let ar = OuterArchive::open(path, &self.root.join("tmp"))?;
+        self.load_all(ar)
+    }
+
+    /// [`Store::load_archive`] from an open file or pipe (`load` reading
+    /// its stdin). A pipe or a compressed archive is spooled to an unnamed
+    /// file under `tmp/` first; a plain archive in a regular file is read
+    /// in place. `label` names the input in errors.
+    pub fn load_archive_from(&self, input: std::fs::File, label: &str) -> Result<Vec<ImageInfo>> {
+        let _staging = self.staging()?;
+        let ar = OuterArchive::from_file(input, label.to_string(), &self.root.join("tmp"))?;
+        self.load_all(ar)
+    }
+
+    fn load_all(&self, ar: OuterArchive) -> Result<Vec<ImageInfo>> {
         let sources = archive::parse(&ar)?;
         let mut out = Vec::with_capacity(sources.len());
         for src in sources {

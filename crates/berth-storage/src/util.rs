@@ -217,6 +217,20 @@ pub(crate) fn check_cid(cid: &str) -> Result<()> {
     }
 }
 
+/// Magic numbers of the compressions berth recognizes in tar streams.
+const GZIP: &[u8] = &[0x1f, 0x8b];
+const REFUSED: [(&[u8], &str); 3] = [
+    (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz"),
+    (b"BZh", "bzip2"),
+];
+
+/// Whether `head` (the first bytes of a stream) starts a compressed stream
+/// of a kind [`tar_stream`] knows (to decompress or to refuse by name).
+pub(crate) fn compressed(head: &[u8]) -> bool {
+    head.starts_with(GZIP) || REFUSED.iter().any(|(magic, _)| head.starts_with(magic))
+}
+
 /// A tar stream that may be gzip-compressed, decompressed on the fly.
 /// Other compressions are refused by name: berth never hands an archive to
 /// an external `xz`/`unpigz`, which in a container's root could be the
@@ -225,17 +239,12 @@ pub(crate) fn tar_stream<'a>(
     mut r: impl BufRead + 'a,
 ) -> std::result::Result<Box<dyn Read + 'a>, String> {
     let head = r.fill_buf().map_err(|e| format!("reading: {e}"))?;
-    let named = [
-        (&[0x28u8, 0xb5, 0x2f, 0xfd][..], "zstd"),
-        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00][..], "xz"),
-        (&b"BZh"[..], "bzip2"),
-    ];
-    if let Some((_, name)) = named.iter().find(|(magic, _)| head.starts_with(magic)) {
+    if let Some((_, name)) = REFUSED.iter().find(|(magic, _)| head.starts_with(magic)) {
         return Err(format!(
             "{name}-compressed archives are not supported (plain or gzip tar only)"
         ));
     }
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+    Ok(if head.starts_with(GZIP) {
         Box::new(flate2::read::MultiGzDecoder::new(r))
     } else {
         Box::new(r)

@@ -37,24 +37,16 @@ fn repo_tags(i: &ImageInfo) -> Vec<String> {
 }
 
 pub fn summary(i: &ImageInfo, containers: usize) -> Value {
-    let digests: Vec<String> = i
-        .names
-        .iter()
-        .map(|n| {
-            let repo = n.rsplit_once(':').map(|(r, _)| r).unwrap_or(n);
-            format!("{repo}@{}", i.digest)
-        })
-        .collect();
     json!({
         "Id": format!("sha256:{}", i.id),
         "ParentId": "",
         "RepoTags": repo_tags(i),
-        "RepoDigests": digests,
+        "RepoDigests": berth_core::repo_digests(i),
         "Created": created_secs(i),
         "Size": i.size,
         "SharedSize": -1,
         "VirtualSize": i.size,
-        "Labels": {},
+        "Labels": berth_core::image_labels(i),
         "Containers": containers,
     })
 }
@@ -62,28 +54,21 @@ pub fn summary(i: &ImageInfo, containers: usize) -> Value {
 /// `GET /images/json`.
 pub async fn list(State(st): State<AppState>, q: Query) -> ApiResult<Json<Vec<Value>>> {
     let _all = qbool(&q, "all")?;
-    if super::filters(&q)?.iter().any(|(k, _)| k != "reference") {
-        return Err(ApiError::bad_request(
-            "only the reference filter is supported for images yet",
-        ));
-    }
-    let refs: Vec<String> = super::filters(&q)?.into_iter().map(|(_, v)| v).collect();
+    // Podman's compat API filters with libimage's rules, as the CLI does.
+    let filters: Vec<String> = super::filters(&q)?
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let (images, ctrs) = st
-        .engine(|rt| Ok((rt.list_images()?, rt.containers()?)))
+        .engine(move |rt| {
+            Ok((
+                rt.filter_images(rt.list_images()?, &filters)?,
+                rt.containers()?,
+            ))
+        })
         .await?;
     let out = images
         .iter()
-        .filter(|i| {
-            refs.is_empty()
-                || refs.iter().any(|r| {
-                    i.names
-                        .iter()
-                        .any(|n| n == r || n.ends_with(&format!("/{r}")))
-                        || repo_tags(i)
-                            .iter()
-                            .any(|t| t == r || t.split(':').next() == Some(r))
-                })
-        })
         .map(|i| {
             let n = ctrs.iter().filter(|c| c.config.image_id == i.id).count();
             summary(i, n)
