@@ -402,15 +402,25 @@ def tar(entries):
 blobs, manifests = {}, {}
 OCI = "application/vnd.oci.image.manifest.v1+json"
 
-def image(tag, layer, diff_id=None, corrupt=False, mutate=None, arch="amd64"):
+def image(tag, layer, diff_id=None, corrupt=False, mutate=None, arch="amd64",
+          truncate=False, no_config=False, before=None):
     gz = gzip.compress(layer, mtime=0)
-    cfg = json.dumps({"architecture": arch, "os": "linux", "config": {"Cmd": ["/hello"]},
-                      "rootfs": {"type": "layers", "diff_ids": [diff_id or sha(layer)]}}).encode()
-    blobs[sha(cfg)] = cfg
+    if truncate: gz = gz[:len(gz) // 2]  # served as is, under its own digest
+    lower = [before] if before else []
+    cfg = {"architecture": arch, "os": "linux", "config": {"Cmd": ["/hello"]},
+           "rootfs": {"type": "layers", "diff_ids": [sha(l) for l in lower] + [diff_id or sha(layer)]}}
+    if no_config: cfg["config"]["Env"] = ["NEVER_SERVED=1"]  # a config no other image shares
+    cfg = json.dumps(cfg).encode()
+    if not no_config: blobs[sha(cfg)] = cfg
     blobs[sha(gz)] = gz[:-1] + bytes([gz[-1] ^ 0xff]) if corrupt else gz
+    descs = []
+    for l in lower:
+        lgz = gzip.compress(l, mtime=0)
+        blobs[sha(lgz)] = lgz
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(lgz), "size": len(lgz)})
     m = {"schemaVersion": 2, "mediaType": OCI,
          "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(cfg), "size": len(cfg)},
-         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(gz), "size": len(gz)}]}
+         "layers": descs + [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(gz), "size": len(gz)}]}
     if mutate: mutate(m)
     body = json.dumps(m).encode()
     manifests[tag] = body
@@ -424,6 +434,10 @@ image("traversal", tar([("../../escaped.txt", b"out")]))
 image("zstd", good, mutate=lambda m: m["layers"][0].update(mediaType="application/vnd.oci.image.layer.v1.tar+zstd"))
 image("baddigest", good, mutate=lambda m: m["layers"][0].update(digest="sha256:../../etc/passwd"))
 image("toobig", good, mutate=lambda m: m["layers"][0].update(size=m["layers"][0]["size"] - 10))
+image("noconfig", good, no_config=True)
+big = tar([("big.bin", bytes(range(256)) * 4096)])
+image("truncgz", big, truncate=True)
+image("truncgz2", big, truncate=True, before=tar([("lower.txt", b"a good lower layer\n")]))
 manifests["garbage"] = b"{this is not json"
 manifests["schema1"] = json.dumps({"schemaVersion": 1, "name": "bad", "tag": "schema1", "fsLayers": []}).encode()
 amd = image("amd64-only", tar([("arch.txt", b"amd64\n")]))
@@ -523,6 +537,9 @@ fn broken_images_are_rejected_and_leave_no_partial_image() {
         ("baddigest", "invalid digest"),
         ("toobig", "bytes"),
         ("armonly", "no image for linux/amd64"),
+        ("noconfig", "config"),
+        ("truncgz", "incomplete"),
+        ("truncgz2", "incomplete"),
     ] {
         let o = ctx.expect(&["pull", "--tls-verify=false", &name(tag)], 125);
         let error = o.err().lines().last().unwrap_or_default();

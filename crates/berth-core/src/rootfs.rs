@@ -3,7 +3,7 @@
 //! (openat2 with RESOLVE_IN_ROOT), so a symlink such as `/etc/passwd ->
 //! /host/secret` inside an image cannot make berth read a host file.
 
-use berth_types::{Error, Result};
+use berth_types::{ContainerConfig, Error, Result};
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
 use std::io::Read;
 use std::path::Path;
@@ -39,4 +39,22 @@ pub fn read_in_root(root: &Path, path: &str) -> Result<Option<Vec<u8>>> {
         .read_to_end(&mut buf)
         .map_err(|e| Error::io(format!("reading {path} in {}", root.display()), e))?;
     Ok(Some(buf))
+}
+
+/// Make sure the working directory of `cfg` exists in the rootfs at
+/// `root` before the runtime starts, created there (and given to `owner`,
+/// the container's uid and gid) when missing, as Podman does. Symlinks on
+/// the way are followed inside the rootfs only (`berth_storage::
+/// mkdir_in_root`): an image whose `WORKDIR` is or passes through a symlink
+/// to a host path (`/etc/x`, `../../x`) gets the directory in its own tree,
+/// never on the host (RELIABILITY.md 45). A working directory on a volume
+/// or other mount is left to the runtime, which creates it in the mount.
+pub fn ensure_workdir(cfg: &ContainerConfig, root: &Path, owner: (u32, u32)) -> Result<()> {
+    let wd = Path::new(&cfg.workdir);
+    if cfg.workdir.is_empty() || cfg.mounts.iter().any(|m| wd.starts_with(&m.destination)) {
+        return Ok(());
+    }
+    let label = format!("container {} working directory", cfg.name);
+    berth_storage::mkdir_in_root(root, &cfg.workdir, owner, &label)
+        .map_err(|e| e.with_subject(cfg.name.clone()))
 }

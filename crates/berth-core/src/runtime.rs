@@ -75,6 +75,26 @@ fn hooks_dirs(configured: Vec<PathBuf>) -> Vec<PathBuf> {
     }
 }
 
+/// The environment variable that caps the bytes one image layer may expand
+/// to when it is loaded, pulled, imported or committed (decompression
+/// bombs, RELIABILITY.md 34); a size such as `512m` or `10g`. Unset:
+/// `berth_storage::DEFAULT_MAX_LAYER_BYTES` (64 GiB).
+const MAX_LAYER_BYTES_ENV: &str = "BERTH_MAX_LAYER_BYTES";
+
+/// The layer size limit [`MAX_LAYER_BYTES_ENV`] sets, if it sets one.
+fn max_layer_bytes() -> Result<Option<u64>> {
+    let Some(v) = std::env::var_os(MAX_LAYER_BYTES_ENV).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let v = v.to_string_lossy();
+    match crate::units::parse_bytes(&v) {
+        Ok(n) if n > 0 => Ok(Some(n as u64)),
+        _ => Err(Error::invalid(format!(
+            "invalid {MAX_LAYER_BYTES_ENV} {v:?}: want a size such as 512m or 10g"
+        ))),
+    }
+}
+
 fn mkdir(p: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
@@ -161,7 +181,10 @@ impl Runtime {
         if let Some(s) = self.images.get() {
             return Ok(s);
         }
-        let store = berth_storage::Store::open(&self.paths.storage())?;
+        let mut store = berth_storage::Store::open(&self.paths.storage())?;
+        if let Some(max) = max_layer_bytes()? {
+            store.set_max_layer_bytes(max);
+        }
         Ok(self.images.get_or_init(|| store))
     }
 

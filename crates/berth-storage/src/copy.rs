@@ -12,7 +12,6 @@
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use berth_types::{Error, ErrorKind, Result};
@@ -173,41 +172,6 @@ pub fn untar_in_root<R: Read>(reader: R, root: &Path, dir: &str, label: &str) ->
     let reader = crate::util::tar_stream(std::io::BufReader::new(reader))
         .map_err(|why| Error::new(ErrorKind::InvalidInput, format!("{label}: {why}")))?;
     extract_in_root(reader, root, &under, label, &opts)
-}
-
-/// Create directory `dir` (absolute inside the container) and its missing
-/// parents in the rootfs at `root`, resolving symlinks inside it only
-/// (a `WORKDIR` that is a symlink to `/etc/x` is made in the rootfs's
-/// `/etc/x`, RELIABILITY.md 45).
-pub fn mkdir_in_root(root: &Path, dir: &str, label: &str) -> Result<()> {
-    let comps = clean_path(dir.as_bytes())
-        .map_err(|why| Error::new(ErrorKind::InvalidInput, format!("{label}: {why}")))?;
-    if comps.is_empty() {
-        return Ok(());
-    }
-    // An archive of one directory entry, extracted in root, creates it and
-    // its parents through the same confined code path.
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_mode(0o755);
-    h.set_size(0);
-    let mut p = Vec::new();
-    for c in &comps {
-        p.extend_from_slice(c.as_bytes());
-        p.push(b'/');
-    }
-    b.append_data(&mut h, std::ffi::OsStr::from_bytes(&p), std::io::empty())
-        .map_err(|e| crate::storage_err(label, e))?;
-    let data = b.into_inner().map_err(|e| crate::storage_err(label, e))?;
-    if stat_in_root(root, dir, label)? == Some(PathKind::Dir) {
-        return Ok(());
-    }
-    let opts = ExtractOptions {
-        plain: true,
-        ..Default::default()
-    };
-    extract_in_root(&data[..], root, &[], label, &opts).map(drop)
 }
 
 /// Copy directory `path` of the rootfs at `root` (symlinks followed inside

@@ -31,6 +31,7 @@ mod gc;
 mod images;
 mod layers;
 mod load;
+mod mkdir;
 mod mount;
 mod names;
 pub mod reference;
@@ -49,11 +50,12 @@ use serde::Serialize;
 
 pub use bundle_archive::{extract_archive, write_dir_archive};
 pub use copy::{
-    copy_dir_out, mkdir_in_root, path_stat_in_root, pipe_tar, stat_in_root, tar_from_host,
-    tar_from_root, untar_in_root, PathKind, PathStat,
+    copy_dir_out, path_stat_in_root, pipe_tar, stat_in_root, tar_from_host, tar_from_root,
+    untar_in_root, PathKind, PathStat,
 };
 pub use extract::{extract_in_root, extract_layer, ExtractOptions};
 pub use gc::{disk_usage, Garbage, StagingGuard};
+pub use mkdir::mkdir_in_root;
 pub use save::{atomic_write, SaveFormat};
 pub use tree::Change;
 

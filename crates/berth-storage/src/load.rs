@@ -16,7 +16,9 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::archive::{self, ImageSource, LayerSource, OuterArchive};
 use crate::db::write_tx;
-use crate::util::{make_tmp_dir, parse_digest, remove_tree, sha256_hex, HashingReader, StoreLock};
+use crate::util::{
+    make_tmp_dir, parse_digest, remove_tree, retire_dir, sha256_hex, HashingReader, StoreLock,
+};
 use crate::{extract, tarsplit, ImageInfo, Store};
 
 /// Removes a temp dir unless disarmed (error paths, panics).
@@ -36,6 +38,40 @@ pub(crate) struct Staged {
     pub(crate) size: u64,
     /// Digest of the blob as read (compressed, if it was).
     pub(crate) blob_digest: String,
+}
+
+/// Prefix an error met while reading the archive's image list (a config
+/// or manifest blob missing, malformed) with the names the archive gives
+/// its images, when it gives any: the user asked for those, not for a file
+/// inside the archive (RELIABILITY.md 33). Best effort: an index that
+/// cannot be read leaves the error as it is.
+fn name_images(ar: &OuterArchive, e: Error) -> Error {
+    let names: Vec<String> = if ar.has("manifest.json") {
+        ar.read_small("manifest.json")
+            .ok()
+            .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|e| e["RepoTags"].as_array().cloned().unwrap_or_default())
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect()
+    } else {
+        ar.read_small("index.json")
+            .ok()
+            .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok())
+            .and_then(|v| v["manifests"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
+            .map(str::to_string)
+            .collect()
+    };
+    if names.is_empty() {
+        return e;
+    }
+    let label = format!("image \"{}\"", names.join("\", \""));
+    e.context(&label).with_subject(label)
 }
 
 impl Drop for TmpGuard {
@@ -71,7 +107,7 @@ impl Store {
     }
 
     fn load_all(&self, ar: OuterArchive) -> Result<Vec<ImageInfo>> {
-        let sources = archive::parse(&ar)?;
+        let sources = archive::parse(&ar).map_err(|e| name_images(&ar, e))?;
         let mut out = Vec::with_capacity(sources.len());
         for src in sources {
             out.push(self.load_one(&ar, src)?);
@@ -123,29 +159,62 @@ impl Store {
         }
         let created = config.created().clone();
 
-        // Retry when a concurrent removal deleted a layer we meant to reuse.
-        for _ in 0..3 {
-            let mut sizes = Vec::with_capacity(diff_ids.len());
-            for (layer, diff_id) in src.layers.iter().zip(&diff_ids) {
-                sizes.push(self.ensure_layer(ar, layer, diff_id, &label)?);
+        // Layer directories this load put in `layers/`: taken back if the
+        // image is not registered, so a bad later layer leaves no garbage.
+        let mut placed = Vec::new();
+        let mut attempt = || -> Result<ImageInfo> {
+            // Retry when a concurrent removal deleted a layer we meant to reuse.
+            for _ in 0..3 {
+                let mut sizes = Vec::with_capacity(diff_ids.len());
+                for (layer, diff_id) in src.layers.iter().zip(&diff_ids) {
+                    sizes.push(self.ensure_layer(ar, layer, diff_id, &label, &mut placed)?);
+                }
+                if let Some(info) = self.register(
+                    &id,
+                    &src.config,
+                    src.manifest.as_ref(),
+                    &diff_ids,
+                    &sizes,
+                    &names,
+                    created.as_deref(),
+                )? {
+                    return Ok(info);
+                }
             }
-            if let Some(info) = self.register(
-                &id,
-                &src.config,
-                src.manifest.as_ref(),
-                &diff_ids,
-                &sizes,
-                &names,
-                created.as_deref(),
-            )? {
-                return Ok(info);
+            Err(Error::new(
+                ErrorKind::Storage,
+                format!("{label}: layers kept disappearing during load (concurrent removal?)"),
+            )
+            .with_subject(&label))
+        };
+        let loaded = attempt();
+        if loaded.is_err() {
+            self.drop_unregistered(&placed);
+        }
+        loaded
+    }
+
+    /// Remove those of the layer directories `placed` that no image
+    /// registered. Under the store lock, so a concurrent load that reuses
+    /// one either registered it first (it stays) or finds it gone at its
+    /// registration and extracts it again. Best effort: what is left is
+    /// garbage `system prune` collects.
+    fn drop_unregistered(&self, placed: &[String]) {
+        if placed.is_empty() {
+            return;
+        }
+        let Ok(_lock) = StoreLock::take(&self.root) else {
+            return;
+        };
+        for d in placed {
+            let known = self
+                .conn()
+                .query_row("SELECT 1 FROM layers WHERE diff_id = ?1", [d], |_| Ok(()))
+                .optional();
+            if matches!(known, Ok(None)) {
+                let _ = retire_dir(&self.layer_dir(d), &self.root.join("tmp"));
             }
         }
-        Err(Error::new(
-            ErrorKind::Storage,
-            format!("{label}: layers kept disappearing during load (concurrent removal?)"),
-        )
-        .with_subject(&label))
     }
 
     /// Make sure layer `diff_id` is stored; return its size.
@@ -155,6 +224,7 @@ impl Store {
         layer: &LayerSource,
         diff_id: &str,
         image_label: &str,
+        placed: &mut Vec<String>,
     ) -> Result<u64> {
         if let Some(size) = self.stored_layer_size(diff_id)? {
             return Ok(size);
@@ -184,7 +254,9 @@ impl Store {
             )));
         }
         let size = staged.size;
-        self.place_layer(staged, &label)?;
+        if self.place_layer(staged, &label)? {
+            placed.push(diff_id.to_string());
+        }
         Ok(size)
     }
 
@@ -257,18 +329,21 @@ impl Store {
         })
     }
 
-    /// Rename a staged layer to `layers/<hex>`.
-    pub(crate) fn place_layer(&self, mut staged: Staged, label: &str) -> Result<()> {
+    /// Rename a staged layer to `layers/<hex>`. True when this put it
+    /// there, false when it was there already.
+    pub(crate) fn place_layer(&self, mut staged: Staged, label: &str) -> Result<bool> {
         let tmp = staged.guard.0.clone().expect("staged layer has a dir");
         let dir = self.layer_dir(&staged.diff_id);
         match std::fs::rename(&tmp, &dir) {
-            Ok(()) => staged.guard.0 = None,
+            Ok(()) => {
+                staged.guard.0 = None;
+                Ok(true)
+            }
             // Someone else stored it meanwhile (or an earlier crashed load
             // left it unregistered): such a dir is complete, use it.
-            Err(e) if dir.join("diff").is_dir() => drop(e),
-            Err(e) => return Err(crate::storage_err(format!("{label}: storing layer"), e)),
+            Err(_) if dir.join("diff").is_dir() => Ok(false),
+            Err(e) => Err(crate::storage_err(format!("{label}: storing layer"), e)),
         }
-        Ok(())
     }
 
     /// Store one layer from a tar stream (plain or gzip) whose diff ID is

@@ -340,6 +340,121 @@ fn malformed_archives_are_rejected() {
     assert!(store.list_images().unwrap().is_empty());
 }
 
+/// An oci-archive whose blobs are stored as given (`layers` already
+/// compressed or not; their descriptors carry their real digests, so only
+/// what is wrong inside them can fail), with the config blob left out when
+/// `with_config` is false.
+fn oci_archive_of(out: &Path, layers: &[Vec<u8>], cfg: &[u8], with_config: bool, name: &str) {
+    let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
+    add(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    if with_config {
+        add(&mut b, &format!("blobs/sha256/{}", sha(cfg)), cfg);
+    }
+    let mut descs = Vec::new();
+    for l in layers {
+        add(&mut b, &format!("blobs/sha256/{}", sha(l)), l);
+        descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{}", sha(l)), "size": l.len()}));
+    }
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", sha(cfg)), "size": cfg.len()},
+        "layers": descs,
+    }))
+    .unwrap();
+    let md = sha(&manifest);
+    add(&mut b, &format!("blobs/sha256/{md}"), &manifest);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{md}"), "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": name}}]});
+    add(&mut b, "index.json", &serde_json::to_vec(&index).unwrap());
+    b.finish().unwrap();
+}
+
+/// RELIABILITY.md 33: a manifest whose config blob is missing, and a
+/// truncated gzip layer (alone, and after a good layer), in both archive
+/// forms. Each is refused with one line naming the image, and leaves no
+/// image, no layer directory and nothing in `tmp/`.
+#[test]
+fn missing_config_and_truncated_gzip_leave_nothing() {
+    if !is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("storage");
+    let store = Store::open(&root).unwrap();
+    let good = layer(&[("good", b"fine")]);
+    let big: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    let full = layer(&[("big", &big)]);
+    let gz = gzip(&full);
+    let truncated = gz[..gz.len() / 2].to_vec();
+    let cfg = config(&[good.clone(), full.clone()], "sh");
+    let cfg_one = config(std::slice::from_ref(&full), "sh");
+
+    let p = |n: &str| tmp.path().join(n);
+    // docker-archive, manifest.json names a config the archive lacks.
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(p("d-nocfg.tar")).unwrap());
+        let n = format!("{}/layer.tar", sha(&good));
+        add(&mut b, &n, &good);
+        let m = serde_json::json!([{"Config": format!("{}.json", sha(&cfg)), "RepoTags": ["localhost/nocfg:d"], "Layers": [n]}]);
+        add(&mut b, "manifest.json", &serde_json::to_vec(&m).unwrap());
+        b.finish().unwrap();
+    }
+    docker_archive(
+        &p("d-trunc.tar"),
+        std::slice::from_ref(&truncated),
+        &cfg_one,
+        &["localhost/trunc:d"],
+    );
+    docker_archive(
+        &p("d-trunc2.tar"),
+        &[good.clone(), truncated.clone()],
+        &cfg,
+        &["localhost/trunc2:d"],
+    );
+    oci_archive_of(
+        &p("o-nocfg.tar"),
+        std::slice::from_ref(&gzip(&good)),
+        &cfg_one,
+        false,
+        "localhost/nocfg:o",
+    );
+    oci_archive_of(
+        &p("o-trunc.tar"),
+        std::slice::from_ref(&truncated),
+        &cfg_one,
+        true,
+        "localhost/trunc:o",
+    );
+    oci_archive_of(
+        &p("o-trunc2.tar"),
+        &[gzip(&good), truncated.clone()],
+        &cfg,
+        true,
+        "localhost/trunc2:o",
+    );
+
+    for (file, image, why) in [
+        ("d-nocfg.tar", "localhost/nocfg:d", "is missing"),
+        ("d-trunc.tar", "localhost/trunc:d", "incomplete"),
+        ("d-trunc2.tar", "localhost/trunc2:d", "incomplete"),
+        ("o-nocfg.tar", "localhost/nocfg:o", "is missing"),
+        ("o-trunc.tar", "localhost/trunc:o", "incomplete"),
+        ("o-trunc2.tar", "localhost/trunc2:o", "incomplete"),
+    ] {
+        let e = store.load_archive(&p(file)).unwrap_err();
+        assert!(e.message.contains(image), "{file}: {}", e.message);
+        assert!(e.message.contains(why), "{file}: {}", e.message);
+        assert!(!e.message.contains('\n'), "{file}: {}", e.message);
+        assert!(store.list_images().unwrap().is_empty(), "{file}");
+        assert_eq!(layer_dirs(&root), 0, "{file}: layer directories left");
+        assert_eq!(
+            std::fs::read_dir(root.join("tmp")).unwrap().count(),
+            0,
+            "{file}: temp dirs left"
+        );
+    }
+}
+
 fn build_busybox(out: &Path) -> bool {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-busybox-image.sh");
     if !Path::new("/bin/busybox").exists() {

@@ -257,6 +257,7 @@ impl<'r> LockedContainer<'r> {
         }
         write_etc_files(cfg, &userdata, self.rec.state.net.as_ref())?;
         let user = resolve_user(rootfs, &cfg.user, &cfg.name)?;
+        crate::rootfs::ensure_workdir(cfg, rootfs, (user.uid, user.gid))?;
         let netns = crate::network::spec_netns(rt, &self.rec)?;
         let mut spec = build_spec(cfg, rootfs, &userdata, &user, &rt.hooks_dirs, &netns)?;
         crate::pod::apply_joins(rt, &self.rec, &mut spec)?;

@@ -87,20 +87,25 @@ impl<'a> Pull<'a> {
         Ok((parse_manifest(&self.name, &bytes)?, bytes.to_vec(), digest))
     }
 
-    /// Stream blob `d` to `sink`, reporting progress; the digest is
-    /// verified by oci-client's stream, the size here.
+    /// Stream blob `d` (`kind`: "blob", "config blob") to `sink`,
+    /// reporting progress; the digest is verified by oci-client's stream,
+    /// the size here.
     async fn fetch(
         &self,
         d: &OciDescriptor,
+        kind: &str,
         mut sink: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        let what = format!("fetching blob {}", d.digest);
+        let what = format!("fetching {kind} {}", d.digest);
         let mut s = self
             .remote
             .client
             .pull_blob_stream(&self.oref, d)
             .await
-            .map_err(|e| map_err(e, &what, self.registry()).with_subject(&self.name))?;
+            .map_err(|e| {
+                map_err(e, &format!("{}: {what}", self.name), self.registry())
+                    .with_subject(&self.name)
+            })?;
         let mut n: u64 = 0;
         let want = d.size as u64;
         while let Some(chunk) = s.next().await {
@@ -157,7 +162,7 @@ impl<'a> Pull<'a> {
         };
 
         let mut config = Vec::with_capacity(manifest.config.size as usize);
-        self.fetch(&manifest.config, |c| {
+        self.fetch(&manifest.config, "config blob", |c| {
             config.extend_from_slice(c);
             Ok(())
         })
@@ -278,7 +283,8 @@ impl<'a> Pull<'a> {
             digest: &desc.digest,
             size: desc.size as u64,
         });
-        self.fetch(desc, |c| out.write_all(c).map_err(io)).await?;
+        self.fetch(desc, "blob", |c| out.write_all(c).map_err(io))
+            .await?;
         out.flush().map_err(io)?;
         drop(out);
         (self.progress)(Progress::BlobDone {
