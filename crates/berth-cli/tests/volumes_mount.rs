@@ -121,3 +121,114 @@ fn bind_mounts_by_mount_flag_share_the_host_directory() {
     assert_eq!(o.code, 1, "{o}");
     assert!(!host.join("x").exists());
 }
+
+#[test]
+fn nocopy_leaves_a_new_volume_empty() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let image = image_with_volume(&env);
+    let ls = "ls -A /data | wc -l";
+    let o = env.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,source=bare,target=/data,volume-nocopy",
+        image,
+        "sh",
+        "-c",
+        ls,
+    ]);
+    assert_eq!(o.trim(), "0", "volume-nocopy copied the image's files");
+    // For good: a later plain use does not copy either.
+    let o = env.ok(&["run", "--rm", "-v", "bare:/data", image, "sh", "-c", ls]);
+    assert_eq!(o.trim(), "0");
+    let o = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "other:/data:nocopy",
+        image,
+        "sh",
+        "-c",
+        ls,
+    ]);
+    assert_eq!(o.trim(), "0");
+    let o = env.ok(&["run", "--rm", "-v", "copied:/data", image, "sh", "-c", ls]);
+    assert_eq!(o.trim(), "1");
+}
+
+/// `volume create -o type=tmpfs -o device=tmpfs -o o=size=…,uid=…` (the
+/// local driver's options): the filesystem is mounted while containers use
+/// the volume, shared by them, and unmounted after the last one.
+#[test]
+fn volume_with_mount_options_is_mounted_while_in_use() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=2m,uid=1234,gid=4321",
+        "scratch",
+    ]);
+    let data = env.root.join("volumes/scratch/_data");
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(data.to_str().unwrap()))
+    };
+    assert!(!mounted());
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "holder",
+        "-v",
+        "scratch:/s",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    assert!(mounted());
+    let o = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "scratch:/s",
+        IMAGE,
+        "sh",
+        "-c",
+        "grep ' /s ' /proc/mounts; stat -c %u:%g /s; echo shared > /s/f",
+    ]);
+    assert!(o.contains("tmpfs /s tmpfs"), "{o}");
+    assert!(o.contains("size=2048k"), "{o}");
+    assert!(o.contains("1234:4321"), "{o}");
+    // The holder still has it, with what the other container wrote.
+    assert!(mounted(), "unmounted while a container still uses it");
+    assert_eq!(env.ok(&["exec", "holder", "cat", "/s/f"]).trim(), "shared");
+    env.ok(&["rm", "-f", "-t", "0", "holder"]);
+    assert!(!mounted(), "still mounted after its last user");
+    env.ok(&["volume", "rm", "scratch"]);
+
+    // The local driver's options are checked at create.
+    let o = env.expect(&["volume", "create", "-o", "size=2m", "bad"], 125);
+    o.stderr_has("volume bad");
+    let o = env.expect(&["volume", "create", "-o", "o=size=2m", "bad"], 125);
+    o.stderr_has("type=");
+    env.expect(&["volume", "exists", "bad"], 1);
+    // o=uid/gid alone own a plain volume's directory.
+    env.ok(&["volume", "create", "-o", "o=uid=42,gid=43", "owned"]);
+    let o = env.ok(&[
+        "run", "--rm", "-v", "owned:/o", IMAGE, "stat", "-c", "%u:%g", "/o",
+    ]);
+    assert_eq!(o.trim(), "42:43");
+}

@@ -234,6 +234,7 @@ fn mount_options(opts: &str, spec: &str) -> Result<Vec<String>> {
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "z" | "Z" => {}
+            "nocopy" => options.push(crate::volumes::NOCOPY_OPT.to_string()),
             _ if VOLUME_OPTS.contains(&o) => options.push(o.to_string()),
             _ => {
                 return Err(Error::invalid(format!(
@@ -285,6 +286,9 @@ fn parse_mount(spec: &str) -> Result<MountSpec> {
             ("bind-propagation", p) if VOLUME_OPTS[4..].contains(&p) => options.push(p.to_string()),
             ("tmpfs-size", n) => tmpfs.push(format!("size={n}")),
             ("tmpfs-mode", m) => tmpfs.push(format!("mode={m}")),
+            ("volume-nocopy", "" | "true" | "1") => {
+                options.push(crate::volumes::NOCOPY_OPT.to_string())
+            }
             ("relabel" | "consistency" | "bind-nonrecursive" | "volume-nocopy", _) => {}
             _ => {
                 return Err(Error::invalid(format!(

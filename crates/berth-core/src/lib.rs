@@ -49,6 +49,7 @@ mod spec;
 mod system;
 pub mod units;
 mod user;
+mod volume_mount;
 pub mod volumes;
 
 pub use berth_state::VolumeRecord;

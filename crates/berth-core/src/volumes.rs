@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 pub const VOLUME_OPT: &str = "berth.volume=";
 /// Mount option marking a volume made for this one container.
 pub const ANONYMOUS_OPT: &str = "berth.anonymous";
+/// Mount option asking that the image's files not be copied into the
+/// volume (`--mount volume-nocopy`, `-v NAME:/dir:nocopy`).
+pub const NOCOPY_OPT: &str = "berth.nocopy";
 
 /// The volume `m` mounts, if it is a volume mount.
 pub fn volume_name(m: &MountSpec) -> Option<&str> {
@@ -75,6 +78,7 @@ impl Runtime {
         anonymous: bool,
     ) -> Result<VolumeRecord> {
         berth_state::validate_volume_name(name)?;
+        let wanted = crate::volume_mount::parse(name, &options)?;
         let dir = self.volumes_dir().join(name);
         let data = dir.join("_data");
         let rec = VolumeRecord {
@@ -90,9 +94,16 @@ impl Runtime {
         // Row first: a taken name fails before touching the directory the
         // existing volume owns.
         self.store.add_volume(&rec)?;
-        if let Err(e) = std::fs::create_dir_all(&data) {
+        let made = std::fs::create_dir_all(&data)
+            .map_err(|e| Error::io(format!("creating {}", data.display()), e).with_subject(name))
+            .and_then(|()| match wanted.mounts() {
+                true => Ok(()),
+                false => crate::volume_mount::own(&wanted, &data),
+            });
+        if let Err(e) = made {
             let _ = self.store.remove_volume(name);
-            return Err(Error::io(format!("creating {}", data.display()), e).with_subject(name));
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
         }
         Ok(rec)
     }
@@ -158,6 +169,7 @@ impl Runtime {
         // Only ever below ROOT/volumes: a record can never make us delete
         // anything else.
         if dir.starts_with(self.volumes_dir()) && dir != self.volumes_dir() {
+            crate::volume_mount::unmount(Path::new(&vol.mountpoint))?;
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(
@@ -259,6 +271,38 @@ pub fn remove_created(rt: &Runtime, created: &[String]) {
     }
 }
 
+/// Mount the filesystems of `cfg`'s volumes created with `-o type= -o
+/// device=` for container `cid` (see `volume_mount`), before it starts.
+pub(crate) fn mount_volumes(rt: &Runtime, cfg: &ContainerConfig, cid: &str) -> Result<()> {
+    for m in &cfg.mounts {
+        let Some(name) = volume_name(m) else {
+            continue;
+        };
+        let vol = rt.store.get_volume(name)?;
+        let wanted = crate::volume_mount::parse(name, &vol.options)?;
+        if wanted.mounts() {
+            crate::volume_mount::acquire(name, &wanted, Path::new(&vol.mountpoint), cid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Container `cid` stopped using `cfg`'s volumes: unmount the filesystems
+/// nobody else holds. Best effort: a volume already removed is skipped.
+pub(crate) fn release_volumes(rt: &Runtime, cfg: &ContainerConfig, cid: &str) {
+    for m in &cfg.mounts {
+        let Some(name) = volume_name(m) else {
+            continue;
+        };
+        let Ok(vol) = rt.store.get_volume(name) else {
+            continue;
+        };
+        if crate::volume_mount::parse(name, &vol.options).is_ok_and(|w| w.mounts()) {
+            let _ = crate::volume_mount::release(Path::new(&vol.mountpoint), cid);
+        }
+    }
+}
+
 /// Copy what the image has at each new volume's mount point into the
 /// volume, once (Podman's copy-up). `rootfs` is the container's mounted
 /// root; paths in it are resolved inside it only, and nothing from the image
@@ -276,7 +320,8 @@ pub fn copy_up(rt: &Runtime, cfg: &ContainerConfig, rootfs: &Path) -> Result<()>
         let empty = std::fs::read_dir(data)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);
-        if empty {
+        // nocopy: this first use leaves the volume as it is, for good.
+        if empty && !m.options.iter().any(|o| o == NOCOPY_OPT) {
             berth_storage::copy_dir_out(rootfs, &m.destination, data, &format!("volume {name}"))?;
         }
         vol.needs_copy_up = false;

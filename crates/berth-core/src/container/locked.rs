@@ -149,10 +149,18 @@ impl<'r> LockedContainer<'r> {
             .images()?
             .mount(&id)
             .map_err(|e| e.context(format!("mounting container {}", self.name())))?;
-        // Fill empty volumes from the image on their first use.
-        if let Err(e) = crate::volumes::copy_up(rt, &self.rec.config, &mountpoint) {
+        // Undo the mounts of a launch that fails from here on.
+        let unmount = |cfg: &berth_types::ContainerConfig| {
+            crate::volumes::release_volumes(rt, cfg, &id);
             let _ = rt.images().and_then(|s| s.unmount(&id));
-            return Err(e.context(format!("copying up volumes of container {}", self.name())));
+        };
+        // Mount volumes that have a filesystem of their own, then fill empty
+        // volumes from the image on their first use.
+        let volumes = crate::volumes::mount_volumes(rt, &self.rec.config, &id)
+            .and_then(|()| crate::volumes::copy_up(rt, &self.rec.config, &mountpoint));
+        if let Err(e) = volumes {
+            unmount(&self.rec.config);
+            return Err(e.context(format!("preparing volumes of container {}", self.name())));
         }
         let token = crate::names::random_id()[..16].to_string();
         // The network namespace and addresses exist before the runtime
@@ -166,7 +174,7 @@ impl<'r> LockedContainer<'r> {
         });
         if let Err(e) = networked {
             let _ = crate::network::teardown(rt, &mut self.rec);
-            let _ = rt.images().and_then(|s| s.unmount(&id));
+            unmount(&self.rec.config);
             return Err(e);
         }
         // Taken before the process can start: one that exits at once must
@@ -194,7 +202,7 @@ impl<'r> LockedContainer<'r> {
             Ok(ok) => ok,
             Err(e) => {
                 let _ = crate::network::teardown(rt, &mut self.rec);
-                let _ = rt.images().and_then(|s| s.unmount(&id));
+                unmount(&self.rec.config);
                 self.rec.state.error = e.message.clone();
                 let _ = self.save();
                 return Err(e);
@@ -446,6 +454,7 @@ impl<'r> LockedContainer<'r> {
         // Addresses and the namespace go even when netavark fails; its
         // error does not keep the container from stopping or going away.
         let _ = crate::network::teardown(self.rt, &mut self.rec);
+        crate::volumes::release_volumes(self.rt, &self.rec.config, &id);
         self.rt.images()?.unmount(&id)?;
         self.rec.state.mountpoint = None;
         let paths = &self.rt.paths;
