@@ -538,7 +538,7 @@ fn broken_images_are_rejected_and_leave_no_partial_image() {
         ("toobig", "bytes"),
         ("armonly", "no image for linux/amd64"),
         ("noconfig", "config"),
-        ("truncgz", "incomplete"),
+        ("truncgz", "truncated or corrupt data"),
         ("truncgz2", "incomplete"),
     ] {
         let o = ctx.expect(&["pull", "--tls-verify=false", &name(tag)], 125);

@@ -432,12 +432,22 @@ impl Extractor<'_> {
                 }
                 let max_left = self.max - self.written;
                 let n = copy_big(&mut Read::take(&mut *entry, max_left + 1), &mut file).map_err(
-                    |e| {
-                        if e.to_string().contains(crate::util::LIMIT_MSG) {
+                    |e| match e {
+                        Copy::Read(e) if e.to_string().contains(crate::util::LIMIT_MSG) => {
                             self.too_big()
-                        } else {
-                            self.io(&raw_path, "writing", e)
                         }
+                        // The stream ended or broke inside a file: the
+                        // layer itself is bad, whatever the disk does.
+                        Copy::Read(e) => fail(
+                            self.label,
+                            ErrorKind::InvalidInput,
+                            format_args!(
+                                "truncated or corrupt data (in {})",
+                                String::from_utf8_lossy(&raw_path)
+                            ),
+                            e,
+                        ),
+                        Copy::Write(e) => self.io(&raw_path, "writing", e),
                     },
                 )?;
                 if n > max_left {
@@ -696,9 +706,17 @@ fn parse_pax_time(v: &[u8]) -> Option<Timespec> {
     })
 }
 
+/// Which side of [`copy_big`] failed.
+enum Copy {
+    /// Reading the layer (its decompressor, its digest check, its limit).
+    Read(io::Error),
+    /// Writing the file (the disk).
+    Write(io::Error),
+}
+
 /// `io::copy` with a 256 KiB buffer instead of 8 KiB: file data is the bulk
 /// of every layer and `cp`, and the syscall count is what costs.
-fn copy_big(r: &mut impl Read, w: &mut impl io::Write) -> io::Result<u64> {
+fn copy_big(r: &mut impl Read, w: &mut impl io::Write) -> Result<u64, Copy> {
     thread_local! {
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 256 << 10]);
     }
@@ -710,9 +728,9 @@ fn copy_big(r: &mut impl Read, w: &mut impl io::Write) -> io::Result<u64> {
                 Ok(0) => return Ok(total),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(Copy::Read(e)),
             };
-            w.write_all(&buf[..n])?;
+            w.write_all(&buf[..n]).map_err(Copy::Write)?;
             total += n as u64;
         }
     })

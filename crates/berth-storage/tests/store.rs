@@ -435,10 +435,18 @@ fn missing_config_and_truncated_gzip_leave_nothing() {
 
     for (file, image, why) in [
         ("d-nocfg.tar", "localhost/nocfg:d", "is missing"),
-        ("d-trunc.tar", "localhost/trunc:d", "incomplete"),
+        (
+            "d-trunc.tar",
+            "localhost/trunc:d",
+            "truncated or corrupt data",
+        ),
         ("d-trunc2.tar", "localhost/trunc2:d", "incomplete"),
         ("o-nocfg.tar", "localhost/nocfg:o", "is missing"),
-        ("o-trunc.tar", "localhost/trunc:o", "incomplete"),
+        (
+            "o-trunc.tar",
+            "localhost/trunc:o",
+            "truncated or corrupt data",
+        ),
         ("o-trunc2.tar", "localhost/trunc2:o", "incomplete"),
     ] {
         let e = store.load_archive(&p(file)).unwrap_err();
