@@ -567,25 +567,6 @@ pub fn rename(rt: &Runtime, a: &RenameArgs) -> Exit {
     }
 }
 
-/// `--since`/`--until`: an RFC 3339 time, or a Go duration meaning "ago".
-pub fn parse_time(s: &str) -> berth_core::Result<jiff::Timestamp> {
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Ok(t);
-    }
-    if let Ok(secs) = s.parse::<i64>() {
-        return jiff::Timestamp::from_second(secs)
-            .map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")));
-    }
-    let d: jiff::SignedDuration = s.parse().map_err(|_| {
-        Error::invalid(format!(
-            "invalid time {s:?}: expected RFC 3339 or a duration like 10m"
-        ))
-    })?;
-    jiff::Timestamp::now()
-        .checked_sub(d)
-        .map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")))
-}
-
 pub fn logs(rt: &Runtime, a: &LogsArgs) -> Exit {
     if let Some(code) = need_targets(&a.targets, false) {
         return code;
@@ -597,7 +578,7 @@ pub fn logs(rt: &Runtime, a: &LogsArgs) -> Exit {
     };
     for (flag, slot) in [(&a.since, &mut opts.since), (&a.until, &mut opts.until)] {
         if let Some(s) = flag {
-            match parse_time(s) {
+            match berth_core::units::parse_time(s) {
                 Ok(t) => *slot = Some(t),
                 Err(e) => return fail(&e),
             }

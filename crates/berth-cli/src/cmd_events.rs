@@ -57,7 +57,7 @@ pub fn events(rt: &Runtime, a: &EventsArgs) -> Exit {
     };
     for (flag, slot) in [(&a.since, &mut opts.since), (&a.until, &mut opts.until)] {
         if let Some(s) = flag {
-            match crate::cmd_container::parse_time(s) {
+            match berth_core::units::parse_time(s) {
                 Ok(t) => *slot = Some(t),
                 Err(e) => return fail(&e),
             }

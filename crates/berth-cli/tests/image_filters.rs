@@ -154,6 +154,16 @@ fn before_and_since_compare_creation_times() {
     );
     env.expect(&["images", "--filter", "before=nosuchimage"], 125)
         .stderr_has("nosuchimage");
+    // until=: a time (RFC 3339 or seconds) or a duration ago.
+    let beta_created = env.ok(&["image", "inspect", "-f", "{{.Created}}", "localhost/beta:1"]);
+    assert_eq!(
+        listed(&env, &[&format!("until={}", beta_created.trim())]),
+        short(&[&bb, &a])
+    );
+    assert_eq!(listed(&env, &["until=0s"]), short(&[&bb, &a, &b]));
+    assert_eq!(listed(&env, &["until=1"]), Vec::<String>::new());
+    env.expect(&["images", "--filter", "until=soon"], 125)
+        .stderr_has("invalid time");
 }
 
 #[test]

@@ -177,6 +177,10 @@ impl Runtime {
                         _ => false,
                     })
                 }
+                "until" => {
+                    let at = crate::units::parse_time(value)?;
+                    Box::new(move |i| created(i).is_some_and(|t| t < at))
+                }
                 _ => {
                     return Err(Error::invalid(format!(
                         "invalid image filter {f:?}: unsupported key {key:?}"

@@ -1,5 +1,5 @@
 //! Sizes as users type them (`512m`, `1g`, `100k`), with Docker's
-//! binary-unit semantics (`RAMInBytes`).
+//! binary-unit semantics (`RAMInBytes`), and durations and times the same way.
 
 use berth_types::{Error, Result};
 
@@ -67,6 +67,25 @@ pub fn parse_go_duration(s: &str) -> Result<u64> {
         return Err(bad());
     }
     Ok(total as u64)
+}
+
+/// `--since`/`--until`: an RFC 3339 time, or a Go duration meaning "ago".
+pub fn parse_time(s: &str) -> Result<jiff::Timestamp> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    if let Ok(secs) = s.parse::<i64>() {
+        return jiff::Timestamp::from_second(secs)
+            .map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")));
+    }
+    let d: jiff::SignedDuration = s.parse().map_err(|_| {
+        Error::invalid(format!(
+            "invalid time {s:?}: expected RFC 3339 or a duration like 10m"
+        ))
+    })?;
+    jiff::Timestamp::now()
+        .checked_sub(d)
+        .map_err(|e| Error::invalid(format!("invalid time {s:?}: {e}")))
 }
 
 /// go-units `HumanDuration` (what Podman's and Docker's `ps` print):
