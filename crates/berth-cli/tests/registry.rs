@@ -402,11 +402,14 @@ def tar(entries):
 blobs, manifests = {}, {}
 OCI = "application/vnd.oci.image.manifest.v1+json"
 
+import threading, time
+slow_blobs, inflight, stats_lock = set(), [0, 0], threading.Lock()  # now, max
+
 def image(tag, layer, diff_id=None, corrupt=False, mutate=None, arch="amd64",
-          truncate=False, no_config=False, before=None):
+          truncate=False, no_config=False, before=None, slow=False):
     gz = gzip.compress(layer, mtime=0)
     if truncate: gz = gz[:len(gz) // 2]  # served as is, under its own digest
-    lower = [before] if before else []
+    lower = before if isinstance(before, list) else ([before] if before else [])
     cfg = {"architecture": arch, "os": "linux", "config": {"Cmd": ["/hello"]},
            "rootfs": {"type": "layers", "diff_ids": [sha(l) for l in lower] + [diff_id or sha(layer)]}}
     if no_config: cfg["config"]["Env"] = ["NEVER_SERVED=1"]  # a config no other image shares
@@ -422,6 +425,7 @@ def image(tag, layer, diff_id=None, corrupt=False, mutate=None, arch="amd64",
          "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(cfg), "size": len(cfg)},
          "layers": descs + [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(gz), "size": len(gz)}]}
     if mutate: mutate(m)
+    if slow: slow_blobs.update(l["digest"] for l in m["layers"])
     body = json.dumps(m).encode()
     manifests[tag] = body
     return sha(body), len(body)
@@ -438,6 +442,7 @@ image("noconfig", good, no_config=True)
 big = tar([("big.bin", bytes(range(256)) * 4096)])
 image("truncgz", big, truncate=True)
 image("truncgz2", big, truncate=True, before=tar([("lower.txt", b"a good lower layer\n")]))
+image("slow", tar([("c.txt", b"c\n")]), before=[tar([("a.txt", b"a\n")]), tar([("b.txt", b"b\n")])], slow=True)
 manifests["garbage"] = b"{this is not json"
 manifests["schema1"] = json.dumps({"schemaVersion": 1, "name": "bad", "tag": "schema1", "fsLayers": []}).encode()
 amd = image("amd64-only", tar([("arch.txt", b"amd64\n")]))
@@ -462,6 +467,7 @@ class H(BaseHTTPRequestHandler):
     def do_GET(self):
         p = self.path.split("?")[0]
         if p == "/v2/": return self.send(200, b"{}")
+        if p == "/stats": return self.send(200, json.dumps({"max_inflight": inflight[1]}).encode())
         if p.startswith("/v2/bad/manifests/"):
             ref = p.rsplit("/", 1)[1]
             body = manifests.get(ref) or by_digest.get(ref)
@@ -471,6 +477,11 @@ class H(BaseHTTPRequestHandler):
                 return self.send(200, body, ctype, sha(body))
         if p.startswith("/v2/bad/blobs/"):
             d = p.rsplit("/", 1)[1]
+            if d in slow_blobs and self.command == "GET":
+                # Layers served slowly, counting how many are in flight at once.
+                with stats_lock: inflight[0] += 1; inflight[1] = max(inflight[1], inflight[0])
+                time.sleep(0.5)
+                with stats_lock: inflight[0] -= 1
             if d in blobs: return self.send(200, blobs[d], "application/octet-stream")
         self.send(404, json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}).encode())
     do_HEAD = do_GET
@@ -514,6 +525,30 @@ impl Drop for Fixture {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Layers come down side by side: the fixture serves each of a
+/// three-layer image's blobs slowly and counts how many are in flight.
+#[test]
+fn layers_are_downloaded_concurrently() {
+    if no_registry() {
+        return;
+    }
+    let ctx = Ctx::new(Env::new());
+    let fx = Fixture::start(ctx.env.path());
+    ctx.ok(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("127.0.0.1:{}/bad:slow", fx.port),
+    ]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", fx.port)).unwrap();
+    std::io::Write::write_all(&mut s, b"GET /stats HTTP/1.0\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let stats: serde_json::Value = serde_json::from_str(body).unwrap();
+    let max = stats["max_inflight"].as_u64().unwrap();
+    assert!(max >= 2, "layers were fetched one at a time: {reply}");
 }
 
 #[test]
