@@ -72,7 +72,7 @@ fn doc(v: &VolumeRecord) -> Value {
         "Scope": "local",
         "Options": v.options,
         "Anonymous": v.anonymous,
-        "MountCount": 0,
+        "MountCount": berth_core::volumes::mount_count(v),
     })
 }
 

@@ -199,6 +199,8 @@ fn volume_with_mount_options_is_mounted_while_in_use() {
         "1000",
     ]);
     assert!(mounted());
+    let count = || env.ok(&["volume", "inspect", "-f", "{{.MountCount}}", "scratch"]);
+    assert_eq!(count().trim(), "1");
     let o = env.ok(&[
         "run",
         "--rm",
@@ -217,6 +219,7 @@ fn volume_with_mount_options_is_mounted_while_in_use() {
     assert_eq!(env.ok(&["exec", "holder", "cat", "/s/f"]).trim(), "shared");
     env.ok(&["rm", "-f", "-t", "0", "holder"]);
     assert!(!mounted(), "still mounted after its last user");
+    assert_eq!(count().trim(), "0");
     env.ok(&["volume", "rm", "scratch"]);
 
     // The local driver's options are checked at create.
@@ -231,4 +234,26 @@ fn volume_with_mount_options_is_mounted_while_in_use() {
         "run", "--rm", "-v", "owned:/o", IMAGE, "stat", "-c", "%u:%g", "/o",
     ]);
     assert_eq!(o.trim(), "42:43");
+}
+
+#[test]
+fn volume_prune_removes_only_unused_volumes_and_inspect_shows_them() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    env.ok(&["volume", "create", "--label", "team=a", "used"]);
+    env.ok(&["volume", "create", "free"]);
+    env.ok(&["create", "--name", "user", "-v", "used:/u", IMAGE]);
+    let doc = env.berth(&["volume", "inspect", "used"]).json();
+    assert_eq!(doc[0]["Name"], "used");
+    assert_eq!(doc[0]["Labels"]["team"], "a");
+    assert_eq!(doc[0]["Driver"], "local");
+    env.expect(&["volume", "inspect", "nosuch"], 125)
+        .stderr_has("nosuch");
+    let pruned = env.ok(&["volume", "prune", "-f"]);
+    assert_eq!(pruned.trim(), "free");
+    assert_eq!(env.ok(&["volume", "ls", "-q"]).trim(), "used");
+    env.ok(&["rm", "user"]);
+    assert_eq!(env.ok(&["volume", "prune", "-f"]).trim(), "used");
 }

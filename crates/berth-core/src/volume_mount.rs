@@ -208,6 +208,15 @@ pub(crate) fn release(data: &Path, cid: &str) -> Result<()> {
     Ok(())
 }
 
+/// How many containers hold the volume's filesystem mounted (Podman's
+/// `MountCount`; 0 when it is not mounted, whatever a stale list says).
+pub(crate) fn mount_count(data: &Path) -> usize {
+    match is_mount_point(data) {
+        true => holders(data.parent().unwrap_or(data)).len(),
+        false => 0,
+    }
+}
+
 /// Unmount the volume's filesystem whoever holds it (`volume rm`).
 pub(crate) fn unmount(data: &Path) -> Result<()> {
     if is_mount_point(data) {

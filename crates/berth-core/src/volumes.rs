@@ -303,6 +303,12 @@ pub(crate) fn release_volumes(rt: &Runtime, cfg: &ContainerConfig, cid: &str) {
     }
 }
 
+/// How many containers hold volume `v`'s own filesystem mounted (Podman's
+/// `MountCount`; always 0 for a volume without `-o type=`).
+pub fn mount_count(v: &VolumeRecord) -> usize {
+    crate::volume_mount::mount_count(Path::new(&v.mountpoint))
+}
+
 /// Copy what the image has at each new volume's mount point into the
 /// volume, once (Podman's copy-up). `rootfs` is the container's mounted
 /// root; paths in it are resolved inside it only, and nothing from the image
