@@ -202,23 +202,27 @@ fn scenario_11_killed_load_leaves_no_image_and_no_leak() {
     env.ok(&["rmi", "localhost/big"]);
     assert_eq!(stored_layers(&env), 0, "layers leaked");
 
-    // Killed after the small layer was stored, while the big one is being
-    // extracted: the stored layer is not an image's yet, so nothing shows,
-    // `system check` names it and `system prune` removes it.
-    let mut child = env
-        .command(&["load", "-i", a])
+    kill_once_a_layer_is_stored(&env, env.command(&["load", "-i", a]));
+}
+
+/// Kill `cmd` (a load or pull of a two-layer image into an empty store)
+/// once its first layer is stored, while the big one is still coming: the
+/// stored layer is not an image's yet, so nothing shows, `system check`
+/// names it and `system prune` removes it.
+fn kill_once_a_layer_is_stored(env: &Env, mut cmd: Command) {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the first layer is stored", || stored_layers(&env) == 1);
+    wait_until("the first layer is stored", || stored_layers(env) >= 1);
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();
     if env.ok(&["images", "-q"]).trim().is_empty() {
         env.expect(&["system", "check"], 1)
             .stdout_has("layer directory");
         env.ok(&["system", "prune", "-f"]);
-        assert_eq!(stored_layers(&env), 0, "system prune left the layer");
+        assert_eq!(stored_layers(env), 0, "system prune left the layer");
         env.ok(&["system", "check"]);
     }
 }
@@ -277,21 +281,7 @@ fn scenario_11_killed_pull_leaves_no_image_and_no_leak() {
     env.ok(&["rmi", &remote]);
     assert_eq!(stored_layers(&env), 0, "layers leaked");
 
-    let mut child = pull()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the first layer is stored", || stored_layers(&env) >= 1);
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = child.wait();
-    if env.ok(&["images", "-q"]).trim().is_empty() {
-        env.expect(&["system", "check"], 1)
-            .stdout_has("layer directory");
-        env.ok(&["system", "prune", "-f"]);
-        assert_eq!(stored_layers(&env), 0, "system prune left the layer");
-        env.ok(&["system", "check"]);
-    }
+    kill_once_a_layer_is_stored(&env, pull());
 }
 
 /// A commit killed at any point: no image or a whole one, no temporary
