@@ -9,6 +9,17 @@ pub const MAX_SEGMENT: usize = 512;
 /// Longest decoded query value accepted (filters are JSON, so allow more).
 pub const MAX_QUERY_VALUE: usize = 8192;
 
+/// Every value of `key` in a raw query string (Docker repeats keys:
+/// `names=a&names=b`, `changes=CMD ..&changes=ENV ..`), decoded.
+pub fn query_values(raw: Option<&str>, key: &str) -> Vec<String> {
+    raw.unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| *k == key)
+        .map(|(_, v)| String::from_utf8_lossy(&percent_decode(v, true)).into_owned())
+        .collect()
+}
+
 /// Percent-decode `s` (and `+` as space when `form`). Invalid escapes are
 /// kept literally, as Go's lenient decoders do.
 pub fn percent_decode(s: &str, form: bool) -> Vec<u8> {

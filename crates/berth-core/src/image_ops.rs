@@ -183,9 +183,6 @@ impl Runtime {
         message: Option<&str>,
         name: Option<&str>,
     ) -> Result<ImageInfo> {
-        let names = name.map(reference::normalize_local).transpose()?;
-        let mut cfg = json!({});
-        apply_changes(&mut cfg, changes)?;
         let reader: Box<dyn Read> = if source == "-" {
             Box::new(std::io::stdin().lock())
         } else {
@@ -194,6 +191,22 @@ impl Runtime {
                     .map_err(|e| Error::io(format!("opening {source}"), e).with_subject(source))?,
             )
         };
+        self.import_image_from(reader, source, changes, message, name)
+    }
+
+    /// [`Runtime::import_image`] from any reader (the API's request body);
+    /// `source` names it in messages and in the image's history.
+    pub fn import_image_from(
+        &self,
+        reader: impl Read,
+        source: &str,
+        changes: &[String],
+        message: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<ImageInfo> {
+        let names = name.map(reference::normalize_local).transpose()?;
+        let mut cfg = json!({});
+        apply_changes(&mut cfg, changes)?;
         let store = self.images()?;
         let _staging = store.staging()?;
         let (diff, size) =

@@ -141,6 +141,16 @@ pub fn login(
     registry::login(registry, creds, opts)
 }
 
+/// Check credentials against `registry` without saving them (the Docker
+/// API's `/auth`). Returns the registry's auth-file key.
+pub fn check_login(
+    registry: &str,
+    creds: &registry::Credentials,
+    opts: &RegistryOptions,
+) -> Result<String> {
+    registry::check_login(registry, creds, opts)
+}
+
 /// Forget the credentials of `registry`, or of every registry with `None`.
 pub fn logout(registry: Option<&str>, opts: &RegistryOptions) -> Result<()> {
     registry::logout(registry, opts)

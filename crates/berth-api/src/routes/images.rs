@@ -4,7 +4,6 @@
 
 use super::{qbool, Query};
 use crate::error::{ApiError, ApiResult};
-use crate::params::percent_decode;
 use crate::state::AppState;
 use crate::stream::{body_reader, channel_body};
 use axum::body::Body;
@@ -243,14 +242,7 @@ async fn save(State(st): State<AppState>, names: Vec<String>) -> ApiResult<Respo
 
 /// `GET /images/get?names=A&names=B` (the key repeats, so the raw query).
 pub async fn get_many(st: State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
-    let names = raw
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(k, _)| *k == "names")
-        .map(|(_, v)| String::from_utf8_lossy(&percent_decode(v, true)).into_owned())
-        .collect();
-    save(st, names).await
+    save(st, crate::params::query_values(raw.as_deref(), "names")).await
 }
 
 /// `POST /images/load`: the tar body (docker-archive or oci-archive) is

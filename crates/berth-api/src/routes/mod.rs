@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route("/images/load", post(images::load))
         .route("/images/prune", post(images::prune))
         .route("/images/create", post(registry::create))
+        .route("/auth", post(registry::auth))
         .route(
             "/images/{*rest}",
             get(images::get_action)

@@ -12,7 +12,8 @@ use super::Query;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::stream::channel_body;
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -276,17 +277,23 @@ where
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// `POST /images/create?fromImage=NAME&tag=TAG`: pull. `fromSrc` (import)
-/// is not served.
+/// `POST /images/create?fromImage=NAME&tag=TAG`: pull; with `fromSrc=-`,
+/// import the tarball in the body (`docker import`).
 pub async fn create(
     State(st): State<AppState>,
     q: Query,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    body: Body,
 ) -> ApiResult<Response> {
-    if q.get("fromSrc").is_some_and(|s| !s.is_empty()) {
-        return Err(ApiError::bad_request(
-            "importing (fromSrc) is not supported by berth yet",
-        ));
+    if let Some(src) = q.get("fromSrc").filter(|s| !s.is_empty()) {
+        if src != "-" {
+            return Err(ApiError::bad_request(
+                "berth imports only the request body (fromSrc=-), not a URL",
+            ));
+        }
+        let changes = crate::params::query_values(raw.as_deref(), "changes");
+        return import(&st, &q, changes, body).await;
     }
     let from = q
         .get("fromImage")
@@ -302,6 +309,74 @@ pub async fn create(
         ])
     })
     .await
+}
+
+/// `docker import`: one layer from the body, named `repo` (and `tag`),
+/// with `changes` (Dockerfile instructions) and `message`; answered with
+/// the new image's ID as a JSON progress message, as dockerd does.
+async fn import(
+    st: &AppState,
+    q: &HashMap<String, String>,
+    changes: Vec<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    let name = q
+        .get("repo")
+        .filter(|r| !r.is_empty())
+        .map(|r| with_tag(r, q));
+    let message = q.get("message").filter(|m| !m.is_empty()).cloned();
+    let reader = crate::stream::body_reader(body);
+    let img = st
+        .engine(move |rt| {
+            rt.import_image_from(
+                reader,
+                "request body",
+                &changes,
+                message.as_deref(),
+                name.as_deref(),
+            )
+        })
+        .await?;
+    let line = json!({ "status": format!("sha256:{}", img.id) }).to_string() + "\n";
+    Ok(([(header::CONTENT_TYPE, "application/json")], line).into_response())
+}
+
+/// `POST /auth`: check credentials against a registry, as `docker login`
+/// asks; nothing is saved (the client keeps its own).
+pub async fn auth(State(st): State<AppState>, body: axum::body::Bytes) -> ApiResult<Response> {
+    #[derive(Deserialize)]
+    struct Login {
+        #[serde(default)]
+        username: String,
+        #[serde(default)]
+        password: String,
+        #[serde(default, rename = "serveraddress")]
+        server: String,
+    }
+    let l: Login = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid login body: {e}")))?;
+    if l.username.is_empty() {
+        return Err(ApiError::bad_request("username is required"));
+    }
+    // The Docker Hub's old spelling; berth names it docker.io as Podman does.
+    let server = match l.server.trim_end_matches('/') {
+        "" | "https://index.docker.io/v1" => "docker.io".to_string(),
+        s => s
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_string(),
+    };
+    let opts = RegistryOptions {
+        tls_verify: berth_core::registry::docker_tls_verify(&format!("{server}/x")),
+        ..Default::default()
+    };
+    let creds = Credentials {
+        username: l.username,
+        password: l.password,
+    };
+    st.engine(move |_| berth_core::registry::check_login(&server, &creds, &opts))
+        .await?;
+    Ok(axum::Json(json!({ "Status": "Login Succeeded", "IdentityToken": "" })).into_response())
 }
 
 /// `POST /images/{name}/push?tag=TAG`.

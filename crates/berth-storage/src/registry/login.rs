@@ -36,12 +36,20 @@ fn key_of(registry: &str) -> Result<String> {
 /// Check `creds` against `registry` and save them in the auth file.
 /// Returns the key they were saved under.
 pub fn login(registry: &str, creds: &Credentials, opts: &RegistryOptions) -> Result<String> {
+    let key = check_login(registry, creds, opts)?;
+    auth::store(&opts.auth_file(), &key, creds)?;
+    Ok(key)
+}
+
+/// Check `creds` against `registry` without saving them (the Docker API's
+/// `/auth`: the client keeps its own credentials). Returns the auth-file
+/// key of the registry.
+pub fn check_login(registry: &str, creds: &Credentials, opts: &RegistryOptions) -> Result<String> {
     let key = key_of(registry)?;
     let host = key.split('/').next().unwrap_or(&key).to_string();
     let http = use_http(&host, opts, &opts.conf()?);
     let rt = super::runtime()?;
     rt.block_on(verify(&host, http, creds))?;
-    auth::store(&opts.auth_file(), &key, creds)?;
     Ok(key)
 }
 

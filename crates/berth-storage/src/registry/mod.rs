@@ -22,7 +22,7 @@ use berth_types::{Error, ErrorKind, Result};
 
 pub use auth::{default_auth_file, Credentials};
 pub use conf::RegistriesConf;
-pub use login::{login, logout};
+pub use login::{check_login, login, logout};
 
 use crate::reference::{self, Reference};
 use crate::{ImageInfo, Store};
