@@ -187,6 +187,12 @@ fn volume_with_mount_options_is_mounted_while_in_use() {
             .any(|l| l.split(' ').nth(4) == Some(data.to_str().unwrap()))
     };
     assert!(!mounted());
+    // A holder left from before a reboot (no mount now) is forgotten.
+    std::fs::write(
+        env.root.join("volumes/scratch/holders"),
+        "gone-before-reboot\n",
+    )
+    .unwrap();
     env.ok(&[
         "run",
         "-d",
@@ -256,4 +262,62 @@ fn volume_prune_removes_only_unused_volumes_and_inspect_shows_them() {
     assert_eq!(env.ok(&["volume", "ls", "-q"]).trim(), "used");
     env.ok(&["rm", "user"]);
     assert_eq!(env.ok(&["volume", "prune", "-f"]).trim(), "used");
+}
+
+/// `-o type=none -o device=DIR -o o=bind,ro`: a host directory as a
+/// volume, read-only as asked (a bind mount needs a remount for that), its
+/// owner untouched; `volume rm` unmounts it and never deletes the host's
+/// files; `-o nocopy` keeps the image's files out.
+#[test]
+fn bind_volumes_are_read_only_when_asked_and_rm_keeps_the_host_files() {
+    if skip() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let host = env.path().join("host-data");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("keep"), "host file\n").unwrap();
+    let device = format!("device={}", host.display());
+    env.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        &device,
+        "-o",
+        "o=bind,ro",
+        "hostvol",
+    ]);
+    let o = env.berth(&[
+        "run",
+        "--rm",
+        "-v",
+        "hostvol:/h",
+        IMAGE,
+        "sh",
+        "-c",
+        "cat /h/keep; touch /h/new 2>/dev/null || echo refused",
+    ]);
+    assert_eq!(o.success().out(), "host file\nrefused", "{o}");
+    assert!(!host.join("new").exists());
+    env.ok(&["volume", "rm", "hostvol"]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("keep")).unwrap(),
+        "host file\n"
+    );
+
+    let image = image_with_volume(&env);
+    env.ok(&["volume", "create", "-o", "nocopy", "empty"]);
+    let o = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "empty:/data",
+        image,
+        "ls",
+        "-A",
+        "/data",
+    ]);
+    assert_eq!(o.trim(), "");
 }

@@ -92,7 +92,10 @@ impl Runtime {
         for name in dir_names(&volumes_dir) {
             if !self.volume_exists(&name)? {
                 let dir = volumes_dir.join(&name);
-                let fixed = repair && std::fs::remove_dir_all(&dir).is_ok();
+                // Never into a filesystem still mounted there.
+                let fixed = repair
+                    && crate::volume_mount::unmount(&dir.join("_data")).is_ok()
+                    && std::fs::remove_dir_all(&dir).is_ok();
                 note(
                     format!("volume directory {} has no volume", dir.display()),
                     fixed,

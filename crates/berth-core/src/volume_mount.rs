@@ -13,6 +13,7 @@
 //! (at create for a plain volume, the mounted root for one with a type).
 
 use berth_types::{Error, Result};
+use rustix::mount::MountFlags;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,11 @@ impl VolumeMount {
     pub fn mounts(&self) -> bool {
         !self.device.is_empty()
     }
+
+    /// Whether it is a bind mount of a host directory (`o=bind`).
+    fn is_bind(&self) -> bool {
+        self.flags.contains(MountFlags::BIND)
+    }
 }
 
 /// Check a volume's driver options and say what they ask for; the error
@@ -64,10 +70,11 @@ pub(crate) fn parse(name: &str, options: &BTreeMap<String, String>) -> Result<Vo
         match k.as_str() {
             "type" => m.fstype = v.clone(),
             "device" => m.device = v.clone(),
-            "o" => {}
+            // Podman's `-o [no]copy`: read by `volumes.rs` at create.
+            "o" | "copy" | "nocopy" => {}
             _ => {
                 return Err(bad(format!(
-                    "invalid option {k:?} for the local driver (type, device or o)"
+                    "invalid option {k:?} for the local driver (type, device, o or [no]copy)"
                 )))
             }
         }
@@ -148,6 +155,11 @@ pub(crate) fn is_mount_point(path: &Path) -> bool {
     let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };
+    // The table holds resolved paths; a root given through a symlink or
+    // as a relative path must not make a mounted volume look unmounted.
+    let Ok(path) = std::fs::canonicalize(path) else {
+        return false;
+    };
     let want = path.to_string_lossy();
     table
         .lines()
@@ -178,10 +190,12 @@ fn unescape(p: &str) -> String {
 pub(crate) fn acquire(name: &str, m: &VolumeMount, data: &Path, cid: &str) -> Result<()> {
     let dir = data.parent().unwrap_or(data);
     let _lock = lock(dir)?;
+    let mut ids = holders(dir);
     if !is_mount_point(data) {
+        // Whoever the list names lost the mount with it (a reboot, a crash).
+        ids.clear();
         mount(name, m, data)?;
     }
-    let mut ids = holders(dir);
     if !ids.iter().any(|i| i == cid) {
         ids.push(cid.to_string());
         write_holders(dir, &ids)?;
@@ -217,9 +231,10 @@ pub(crate) fn mount_count(data: &Path) -> usize {
     }
 }
 
-/// Unmount the volume's filesystem whoever holds it (`volume rm`).
+/// Unmount the volume's filesystem whoever holds it (`volume rm`), every
+/// layer of it: after this, deleting the directory deletes nothing else.
 pub(crate) fn unmount(data: &Path) -> Result<()> {
-    if is_mount_point(data) {
+    while is_mount_point(data) {
         rustix::mount::unmount(data, rustix::mount::UnmountFlags::DETACH)
             .map_err(|e| Error::io(format!("unmounting {}", data.display()), e.into()))?;
     }
@@ -227,26 +242,40 @@ pub(crate) fn unmount(data: &Path) -> Result<()> {
 }
 
 fn mount(name: &str, m: &VolumeMount, data: &Path) -> Result<()> {
-    let fstype = if m.fstype.is_empty() && m.flags.contains(rustix::mount::MountFlags::BIND) {
+    let fstype = if m.fstype.is_empty() && m.is_bind() {
         "none"
     } else {
         &m.fstype
     };
     let opts = std::ffi::CString::new(m.data.as_str())
         .map_err(|_| Error::invalid(format!("volume {name}: NUL in mount options")))?;
-    rustix::mount::mount(m.device.as_str(), data, fstype, m.flags, opts.as_c_str()).map_err(
-        |e| {
-            Error::io(
-                format!(
-                    "volume {name}: mounting {} ({fstype}) on {}",
-                    m.device,
-                    data.display()
-                ),
-                e.into(),
-            )
-            .with_subject(name)
-        },
-    )?;
+    let failed = |e: rustix::io::Errno| {
+        Error::io(
+            format!(
+                "volume {name}: mounting {} ({fstype}) on {}",
+                m.device,
+                data.display()
+            ),
+            e.into(),
+        )
+        .with_subject(name)
+    };
+    rustix::mount::mount(m.device.as_str(), data, fstype, m.flags, opts.as_c_str())
+        .map_err(failed)?;
+    if m.is_bind() {
+        // A bind mount ignores ro/nosuid/nodev/noexec until remounted; and
+        // its root is the host's directory, whose owner is not ours to
+        // change.
+        let wanted = m.flags & !(MountFlags::BIND | MountFlags::REC);
+        if !wanted.is_empty() {
+            let done = rustix::mount::mount_remount(data, MountFlags::BIND | wanted, "");
+            if let Err(e) = done {
+                let _ = unmount(data);
+                return Err(failed(e));
+            }
+        }
+        return Ok(());
+    }
     own(m, data)
 }
 

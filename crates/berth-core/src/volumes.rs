@@ -79,6 +79,8 @@ impl Runtime {
     ) -> Result<VolumeRecord> {
         berth_state::validate_volume_name(name)?;
         let wanted = crate::volume_mount::parse(name, &options)?;
+        // `-o nocopy`: never filled from an image.
+        let copy_up = !options.contains_key("nocopy");
         let dir = self.volumes_dir().join(name);
         let data = dir.join("_data");
         let rec = VolumeRecord {
@@ -89,7 +91,7 @@ impl Runtime {
             labels,
             options,
             anonymous,
-            needs_copy_up: true,
+            needs_copy_up: copy_up,
         };
         // Row first: a taken name fails before touching the directory the
         // existing volume owns.
@@ -161,15 +163,20 @@ impl Runtime {
                 }
             }
         }
-        self.store.remove_volume(name)?;
         let dir = Path::new(&vol.mountpoint)
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| self.volumes_dir().join(name));
         // Only ever below ROOT/volumes: a record can never make us delete
-        // anything else.
-        if dir.starts_with(self.volumes_dir()) && dir != self.volumes_dir() {
+        // anything else. Its own filesystem goes first, while the record
+        // still names it: a volume whose unmount failed stays listed, and
+        // nothing mounted (a bind of a host directory) is ever deleted.
+        let ours = dir.starts_with(self.volumes_dir()) && dir != self.volumes_dir();
+        if ours {
             crate::volume_mount::unmount(Path::new(&vol.mountpoint))?;
+        }
+        self.store.remove_volume(name)?;
+        if ours {
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(
@@ -279,7 +286,11 @@ pub(crate) fn mount_volumes(rt: &Runtime, cfg: &ContainerConfig, cid: &str) -> R
             continue;
         };
         let vol = rt.store.get_volume(name)?;
-        let wanted = crate::volume_mount::parse(name, &vol.options)?;
+        // Options berth did not check at create (older records) leave a
+        // plain volume, as they always did.
+        let Ok(wanted) = crate::volume_mount::parse(name, &vol.options) else {
+            continue;
+        };
         if wanted.mounts() {
             crate::volume_mount::acquire(name, &wanted, Path::new(&vol.mountpoint), cid)?;
         }

@@ -5,9 +5,13 @@ use berth_core::volumes::{self, VolumeCreateOptions};
 use berth_core::{CreateOptions, ErrorKind, Runtime, RuntimeOptions};
 use std::path::{Path, PathBuf};
 
+/// The busybox test image as a fresh archive of this call's own (tests run
+/// in parallel threads, and each removes its archive once loaded).
 fn archive() -> Option<PathBuf> {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = std::env::temp_dir().join(format!("berth-core-volcp-{}.tar", std::process::id()));
+    let out = std::env::temp_dir().join(format!("berth-core-volcp-{}-{n}.tar", std::process::id()));
     let ok = std::process::Command::new("bash")
         .arg(root.join("scripts/build-busybox-image.sh"))
         .arg(&out)

@@ -13,9 +13,7 @@ use crate::{
 };
 use berth_types::exec::{ExecSession, ExecState, EXEC_SESSIONS_KEPT};
 use berth_types::reserve;
-use berth_types::{
-    id, ContainerConfig, ContainerRecord, ContainerState, Error, ErrorKind, Result, RuntimeState,
-};
+use berth_types::{id, ContainerConfig, ContainerRecord, Error, ErrorKind, Result, RuntimeState};
 use rusqlite::{
     params, Connection, ErrorCode, FileControl, OpenFlags, OptionalExtension, Transaction,
     TransactionBehavior, DEFAULT_NAME,
@@ -278,23 +276,19 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     if is_corrupt {
         return corrupt(path, e);
     }
+    // Only an I/O failure can be a full disk SQLite did not name as such;
+    // a busy or constraint error on a nearly full disk is not one (and must
+    // not be retried with the reserve).
+    let hint = match e.sqlite_error_code() {
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => {
+            reserve::full_hint(path, &e.to_string())
+        }
+        _ => "",
+    };
     Error::new(
         ErrorKind::Database,
-        format!(
-            "state database {}: {e}{}",
-            path.display(),
-            reserve::full_hint(path, &e.to_string())
-        ),
+        format!("state database {}: {e}{hint}", path.display()),
     )
-}
-
-/// Whether saving a container in `state` records what the runtime already
-/// did, so a full disk must not stop it (the reserve may be used): a
-/// started process, a stop under way, an exit, a cleanup, a removal. A
-/// save of `Created` or `Paused` comes with new work (`create`, `commit
-/// --pause`) that a full disk may refuse instead.
-fn records_the_runtime(state: ContainerState) -> bool {
-    !matches!(state, ContainerState::Created | ContainerState::Paused)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
@@ -365,11 +359,10 @@ impl StateStore for SqliteStore {
             }
             Ok(())
         };
-        if records_the_runtime(state.state) {
-            self.write_freeing(save)
-        } else {
-            self.write(save)
-        }
+        // Every state change records what the runtime already did (runc
+        // created, started, froze, stopped): failing to save it would leave
+        // the database wrong about a live container.
+        self.write_freeing(save)
     }
 
     fn rename(&self, id: &str, new_name: &str) -> Result<()> {

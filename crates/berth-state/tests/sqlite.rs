@@ -303,8 +303,9 @@ impl Drop for Tmpfs {
 }
 
 /// RELIABILITY 12: on a full disk, writes that add work (a container, a
-/// pause, a rename) fail without touching the reserve; recording an exit
-/// and removing still succeed, taking the reserve a slice at a time.
+/// rename) fail without touching the reserve; recording what the runtime
+/// did (a pause, an exit) and removing still succeed, taking the reserve a
+/// slice at a time.
 #[test]
 fn full_disk_keeps_the_reserve_for_exits_and_removals() {
     let Some(fs_) = Tmpfs::mount("2m") else {
@@ -339,11 +340,6 @@ fn full_disk_keeps_the_reserve_for_exits_and_removals() {
         );
     };
     full(s.add_container(&record("cc", "three", 0)).unwrap_err());
-    let paused = RuntimeState {
-        state: ContainerState::Paused,
-        ..RuntimeState::default()
-    };
-    full(s.save_state(&id("aa"), &paused).unwrap_err());
     full(s.rename(&id("aa"), "renamed").unwrap_err());
     assert_eq!(
         reserve_len(),
@@ -351,6 +347,11 @@ fn full_disk_keeps_the_reserve_for_exits_and_removals() {
         "only freeing writes use the reserve"
     );
 
+    let paused = RuntimeState {
+        state: ContainerState::Paused,
+        ..RuntimeState::default()
+    };
+    s.save_state(&id("aa"), &paused).unwrap();
     let exited = RuntimeState {
         state: ContainerState::Exited,
         exit_code: Some(3),

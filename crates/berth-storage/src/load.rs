@@ -197,8 +197,10 @@ impl Store {
     /// Remove those of the layer directories `placed` that no image
     /// registered. Under the store lock, so a concurrent load that reuses
     /// one either registered it first (it stays) or finds it gone at its
-    /// registration and extracts it again. Best effort: what is left is
-    /// garbage `system prune` collects.
+    /// registration and extracts it again; a commit or import that made the
+    /// very same layer in that moment fails at its registration ("a layer
+    /// disappeared") and can be run again. Best effort: what is left is garbage `system
+    /// prune` collects.
     fn drop_unregistered(&self, placed: &[String]) {
         if placed.is_empty() {
             return;

@@ -123,15 +123,21 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Create a fresh directory `tmp/<pid>-<n>-<nanos>` under the store. The pid
 /// prefix lets `sweep_tmp` tell leftovers of dead processes from live work.
 pub(crate) fn make_tmp_dir(tmp_root: &Path) -> Result<PathBuf> {
+    let p = tmp_name(tmp_root);
+    std::fs::create_dir(&p)
+        .map_err(|e| crate::storage_err(format!("creating {}", p.display()), e))?;
+    Ok(p)
+}
+
+/// A new name under `tmp/`, led by this process's ID (what [`sweep_tmp`]
+/// reads to know whose it is).
+fn tmp_name(tmp_root: &Path) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let p = tmp_root.join(format!("{}-{n}-{nanos}", std::process::id()));
-    std::fs::create_dir(&p)
-        .map_err(|e| crate::storage_err(format!("creating {}", p.display()), e))?;
-    Ok(p)
+    tmp_root.join(format!("{}-{n}-{nanos}", std::process::id()))
 }
 
 /// Remove `tmp/` entries whose creating process is gone. Best effort: a
@@ -164,18 +170,18 @@ pub(crate) fn remove_tree(p: &Path) {
 
 /// Move `p` into `tmp/` (atomic), then delete it. Used so a directory under
 /// `layers/` or `containers/` is either complete or absent, never half-deleted.
+/// The rename makes no new directory, which a full disk could refuse; if
+/// even the rename finds no room, `p` is deleted where it is: freeing the
+/// space matters more then, and what a crash could leave is an orphan that
+/// `system check --repair` and `system prune` remove.
 pub(crate) fn retire_dir(p: &Path, tmp_root: &Path) -> Result<()> {
-    let dst = match make_tmp_dir(tmp_root) {
-        Ok(d) => d.join("x"),
-        Err(e) => return Err(e),
-    };
+    let dst = tmp_name(tmp_root);
     match std::fs::rename(p, &dst) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Ok(()) => remove_tree(&dst),
+        // Already gone (not: `tmp/` missing, which is also ENOENT).
+        Err(_) if std::fs::symlink_metadata(p).is_err() => {}
+        Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => remove_tree(p),
         Err(e) => return Err(crate::storage_err(format!("removing {}", p.display()), e)),
-    }
-    if let Some(parent) = dst.parent() {
-        remove_tree(parent);
     }
     Ok(())
 }

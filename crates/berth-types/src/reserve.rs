@@ -63,17 +63,31 @@ pub fn ensure(db: &Path) {
     if have >= RESERVE_BYTES {
         return;
     }
-    // Zeros written, not set_len: a sparse file would reserve nothing. A
-    // write cut short by a full disk keeps what it got.
-    let zeros = vec![0u8; (RESERVE_BYTES - have) as usize];
+    // Bytes written, not set_len: a sparse file would reserve nothing; and
+    // not zeros, which a compressing filesystem (btrfs, ZFS) stores in next
+    // to no space. A write cut short by a full disk keeps what it got.
+    let fill = noise((RESERVE_BYTES - have) as usize);
     let mut at = have;
-    while (at - have) < zeros.len() as u64 {
-        match file.write_at(&zeros[(at - have) as usize..], at) {
+    while (at - have) < fill.len() as u64 {
+        match file.write_at(&fill[(at - have) as usize..], at) {
             Ok(0) | Err(_) => break,
             Ok(n) => at += n as u64,
         }
     }
     let _ = file.sync_all();
+}
+
+/// `n` bytes no filesystem can compress (xorshift; nothing secret).
+fn noise(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id());
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
 }
 
 /// Give one slice of the reserve of `db` back to the filesystem; true if
@@ -129,7 +143,14 @@ pub fn low_on_space(db: &Path) -> bool {
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return false;
     }
-    (st.f_bavail as u128) * (st.f_frsize as u128) < RESERVE_BYTES as u128
+    // berth runs as root, which may also use the blocks ext4 keeps for it.
+    // SAFETY: geteuid cannot fail.
+    let free = if unsafe { libc::geteuid() } == 0 {
+        st.f_bfree
+    } else {
+        st.f_bavail
+    };
+    (free as u128) * (st.f_frsize as u128) < RESERVE_BYTES as u128
 }
 
 /// What to add to a database error `message` about `db` when the real cause
