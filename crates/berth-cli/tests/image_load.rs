@@ -49,6 +49,15 @@ fn import_copy(env: &Env, name: &str, changes: &[&str]) -> String {
     env.ok(&args).trim_start_matches("sha256:").to_string()
 }
 
+/// `save --format FORMAT -o DIR/FORMAT-N.tar IMAGES...`; the archive's path.
+fn save(env: &Env, format: &str, images: &[&str]) -> std::path::PathBuf {
+    let ar = env.path().join(format!("{format}-{}.tar", images.len()));
+    let mut args = vec!["save", "--format", format, "-o", ar.to_str().unwrap()];
+    args.extend(images);
+    env.ok(&args);
+    ar
+}
+
 #[test]
 fn load_reads_stdin_redirected_or_piped_in_both_formats() {
     if skip() {
@@ -57,15 +66,7 @@ fn load_reads_stdin_redirected_or_piped_in_both_formats() {
     let env = Env::with_busybox();
     let id = id_of(&env, IMAGE);
     for format in ["docker-archive", "oci-archive"] {
-        let ar = env.path().join(format!("{format}.tar"));
-        env.ok(&[
-            "save",
-            "--format",
-            format,
-            "-o",
-            ar.to_str().unwrap(),
-            IMAGE,
-        ]);
+        let ar = save(&env, format, &[IMAGE]);
 
         env.ok(&["rmi", "-a", "-f"]);
         let o = load_redirected(&env, &ar);
@@ -104,15 +105,7 @@ fn load_accepts_gzipped_archives_in_both_formats() {
     let env = Env::with_busybox();
     let id = id_of(&env, IMAGE);
     for format in ["docker-archive", "oci-archive"] {
-        let ar = env.path().join(format!("{format}.tar"));
-        env.ok(&[
-            "save",
-            "--format",
-            format,
-            "-o",
-            ar.to_str().unwrap(),
-            IMAGE,
-        ]);
+        let ar = save(&env, format, &[IMAGE]);
         let gz = gzip(&ar);
 
         env.ok(&["rmi", "-a", "-f"]);
@@ -132,7 +125,7 @@ fn load_accepts_gzipped_archives_in_both_formats() {
     }
     // A truncated gzip archive is refused cleanly and loads nothing.
     env.ok(&["rmi", "-a", "-f"]);
-    let gz = env.path().join("docker-archive.tar.gz");
+    let gz = env.path().join("docker-archive-1.tar.gz");
     let data = std::fs::read(&gz).unwrap();
     let cut = env.path().join("cut.tar.gz");
     std::fs::write(&cut, &data[..data.len() / 2]).unwrap();
@@ -151,16 +144,7 @@ fn save_and_load_two_different_images_in_one_archive() {
     let other = import_copy(&env, "other:2", &["CMD=[\"/bin/echo\",\"other\"]"]);
     assert_ne!(bb, other);
     for format in ["docker-archive", "oci-archive"] {
-        let ar = env.path().join(format!("two-{format}.tar"));
-        env.ok(&[
-            "save",
-            "--format",
-            format,
-            "-o",
-            ar.to_str().unwrap(),
-            IMAGE,
-            "other:2",
-        ]);
+        let ar = save(&env, format, &[IMAGE, "other:2"]);
         env.ok(&["rmi", "-a", "-f"]);
         let o = env.expect(&["load", "-i", ar.to_str().unwrap()], 0);
         o.stdout_has(IMAGE).stdout_has("localhost/other:2");

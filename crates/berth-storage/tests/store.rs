@@ -121,19 +121,28 @@ fn oci_archive(
     format!("sha256:{md}")
 }
 
+/// A store in a temporary directory (`tmp/storage`), or `None` (and a note)
+/// when not running as root.
+fn fresh_store() -> Option<(tempfile::TempDir, PathBuf, Store)> {
+    if !is_root() {
+        eprintln!("skipping: needs root");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("storage");
+    let store = Store::open(&root).unwrap();
+    Some((tmp, root, store))
+}
+
 fn layer_dirs(root: &Path) -> usize {
     std::fs::read_dir(root.join("layers")).unwrap().count()
 }
 
 #[test]
 fn load_lookup_tag_move_and_remove() {
-    if !is_root() {
-        eprintln!("skipping: needs root");
+    let Some((tmp, root, store)) = fresh_store() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("storage");
-    let store = Store::open(&root).unwrap();
+    };
     let base = layer(&[("bin/hello", b"hi")]);
     let top = layer(&[("etc/motd", b"motd")]);
     let cfg = config(&[base.clone(), top.clone()], "sh");
@@ -256,13 +265,9 @@ fn load_lookup_tag_move_and_remove() {
 
 #[test]
 fn oci_archive_loads_and_verifies() {
-    if !is_root() {
-        eprintln!("skipping: needs root");
+    let Some((tmp, root, store)) = fresh_store() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("storage");
-    let store = Store::open(&root).unwrap();
+    };
     let l = layer(&[("a", b"1")]);
     let cfg = config(std::slice::from_ref(&l), "sh");
 
@@ -374,13 +379,9 @@ fn oci_archive_of(out: &Path, layers: &[Vec<u8>], cfg: &[u8], with_config: bool,
 /// image, no layer directory and nothing in `tmp/`.
 #[test]
 fn missing_config_and_truncated_gzip_leave_nothing() {
-    if !is_root() {
-        eprintln!("skipping: needs root");
+    let Some((tmp, root, store)) = fresh_store() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("storage");
-    let store = Store::open(&root).unwrap();
+    };
     let good = layer(&[("good", b"fine")]);
     let big: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
     let full = layer(&[("big", &big)]);
