@@ -240,15 +240,23 @@ pub fn repo_digests(img: &ImageInfo) -> Vec<String> {
 /// Shell-style match of `pat` against `s` with Go's `path.Match` rules for
 /// `*` (any run of characters but `/`) and `?` (one character but `/`).
 fn glob(pat: &[u8], s: &[u8]) -> bool {
-    match (pat.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pat[1..], s) || (s.first().is_some_and(|c| *c != b'/') && glob(pat, &s[1..]))
+    // One pass over the pattern, tracking which prefixes of `s` it can
+    // match so far: time |pat| x |s|, whatever the stars (backtracking was
+    // exponential in `*a*a*a...`).
+    let mut can = vec![false; s.len() + 1];
+    can[0] = true;
+    for &p in pat {
+        let mut next = vec![false; s.len() + 1];
+        for j in 0..=s.len() {
+            next[j] = match p {
+                b'*' => can[j] || (j > 0 && next[j - 1] && s[j - 1] != b'/'),
+                b'?' => j > 0 && can[j - 1] && s[j - 1] != b'/',
+                _ => j > 0 && can[j - 1] && s[j - 1] == p,
+            };
         }
-        (Some(b'?'), Some(c)) if *c != b'/' => glob(&pat[1..], &s[1..]),
-        (Some(p), Some(c)) if p == c => glob(&pat[1..], &s[1..]),
-        _ => false,
+        can = next;
     }
+    can[s.len()]
 }
 
 /// Whether image name `name` (normalized: `docker.io/library/alpine:3`)
@@ -338,5 +346,22 @@ mod tests {
         assert_eq!(parse_bool("T"), Some(true));
         assert_eq!(parse_bool("0"), Some(false));
         assert_eq!(parse_bool("yes"), None);
+    }
+
+    #[test]
+    fn glob_follows_go_path_match_in_linear_time() {
+        let m = |p: &str, s: &str| glob(p.as_bytes(), s.as_bytes());
+        assert!(m("busy*", "busybox"));
+        assert!(m("*", ""));
+        assert!(!m("*", "a/b"), "a star stops at /");
+        assert!(m("*/busybox", "library/busybox"));
+        assert!(m("b?sy*x", "busybox"));
+        assert!(!m("?", "/"));
+        assert!(!m("busybox", "busybo"));
+        assert!(m("a*b*c", "aXXbYYc"));
+        // Exponential for a backtracking matcher; instant here.
+        let hay = "a".repeat(60);
+        assert!(!m(&format!("{}b", "*a".repeat(30)), &hay));
+        assert!(m(&"*a".repeat(30), &hay));
     }
 }

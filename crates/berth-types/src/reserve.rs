@@ -164,12 +164,20 @@ pub fn full_hint(db: &Path, message: &str) -> &'static str {
     }
 }
 
-/// Open the database at `db` with `open`; when that fails on a filesystem
-/// that is out of room, give one slice of the reserve back and try once
-/// more, so the commands that free space can still start on a full disk.
-pub fn retry_open<T, E>(db: &Path, mut open: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+/// Open the database at `db` with `open`; when that fails the way a full
+/// disk makes it fail (SQLite's "disk I/O error" or "unable to open", or
+/// a plain ENOSPC) on a filesystem that is out of room, give one slice of
+/// the reserve back and try once more, so the commands that free space can
+/// still start on a full disk. Other failures (a corrupt file, a newer
+/// schema) keep the reserve.
+pub fn retry_open<T>(
+    db: &Path,
+    mut open: impl FnMut() -> Result<T, crate::Error>,
+) -> Result<T, crate::Error> {
+    let space_like =
+        |m: &str| is_disk_full(m) || m.contains("disk I/O error") || m.contains("unable to open");
     match open() {
-        Err(_) if low_on_space(db) && release(db) => open(),
+        Err(e) if space_like(&e.message) && low_on_space(db) && release(db) => open(),
         other => other,
     }
 }
@@ -214,9 +222,9 @@ mod tests {
         assert_eq!(len(&db), 0);
 
         let mut tries = 0;
-        let opened: Result<(), ()> = retry_open(&db, || {
+        let opened: Result<(), crate::Error> = retry_open(&db, || {
             tries += 1;
-            Err(())
+            Err(crate::Error::internal("x: disk I/O error"))
         });
         assert!(opened.is_err());
         assert_eq!(tries, 1, "a disk with room is not retried");
