@@ -117,6 +117,21 @@ fn missing_workdir_is_created_for_the_containers_user() {
         "stat -c %u:%g . && touch f && echo wrote",
     ]);
     assert_eq!(out, "1234:4321\nwrote");
+    // New parents too (Podman's MkdirAllAndChownNew).
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--user",
+        "1234:4321",
+        "-w",
+        "/new/deeper",
+        IMAGE,
+        "stat",
+        "-c",
+        "%u:%g",
+        "/new",
+    ]);
+    assert_eq!(out, "1234:4321");
     // An existing directory keeps its owner.
     let out = env.ok(&[
         "run", "--rm", "--user", "1234", "-w", "/tmp", IMAGE, "stat", "-c", "%u", ".",

@@ -44,10 +44,10 @@ fn open_dir_at(parent: &OwnedFd, name: &std::ffi::OsStr) -> rustix::io::Result<O
 /// Create directory `dir` (absolute inside the container) and its missing
 /// parents in the rootfs at `root`, following symlinks as if `root` were
 /// `/`: a `WORKDIR` of `/w/sub` with `/w -> /etc/newdir` makes the
-/// rootfs's `/etc/newdir/sub`, never the host's. New directories get mode
-/// 0755; the last one, if it was created here, is owned by `owner`
-/// (uid, gid), as Podman gives a created working directory to the
-/// container's user. An existing directory is left as it is.
+/// rootfs's `/etc/newdir/sub`, never the host's. Every directory created
+/// here gets mode 0755 and is owned by `owner` (uid, gid), as Podman's
+/// `MkdirAllAndChownNew` gives a created working directory and its new
+/// parents to the container's user. An existing directory is left as it is.
 pub fn mkdir_in_root(root: &Path, dir: &str, owner: (u32, u32), label: &str) -> Result<()> {
     let fail = |what: &str, e: Errno| {
         Error::new(
@@ -66,14 +66,11 @@ pub fn mkdir_in_root(root: &Path, dir: &str, owner: (u32, u32), label: &str) -> 
     let mut stack: Vec<OwnedFd> = vec![root_fd];
     let mut rest: VecDeque<OsString> = components(dir.as_bytes()).collect();
     let mut links = 0;
-    // Whether the directory on top of `stack` was made here.
-    let mut made = false;
     while let Some(name) = rest.pop_front() {
         if name.as_bytes() == b".." {
             if stack.len() > 1 {
                 stack.pop();
             }
-            made = false;
             continue;
         }
         let parent = stack.last().expect("the root is never popped");
@@ -93,11 +90,16 @@ pub fn mkdir_in_root(root: &Path, dir: &str, owner: (u32, u32), label: &str) -> 
                     }
                     Err(e) => return Err(fail("mkdir", e)),
                 }
-                made = true;
-                open_dir_at(parent, &name).map_err(|e| fail("opening", e))?
+                let fd = open_dir_at(parent, &name).map_err(|e| fail("opening", e))?;
+                rfs::fchown(
+                    &fd,
+                    Some(rfs::Uid::from_raw(owner.0)),
+                    Some(rfs::Gid::from_raw(owner.1)),
+                )
+                .map_err(|e| fail("chown", e))?;
+                fd
             }
             Some(FileType::Directory) => {
-                made = false;
                 open_dir_at(parent, &name).map_err(|e| fail("opening", e))?
             }
             Some(FileType::Symlink) => {
@@ -114,7 +116,6 @@ pub fn mkdir_in_root(root: &Path, dir: &str, owner: (u32, u32), label: &str) -> 
                 for c in components(target).collect::<Vec<_>>().into_iter().rev() {
                     rest.push_front(c);
                 }
-                made = false;
                 continue;
             }
             Some(_) => {
@@ -129,15 +130,6 @@ pub fn mkdir_in_root(root: &Path, dir: &str, owner: (u32, u32), label: &str) -> 
             }
         };
         stack.push(next);
-    }
-    if made {
-        let fd = stack.last().expect("the root is never popped");
-        rfs::fchown(
-            fd,
-            Some(rfs::Uid::from_raw(owner.0)),
-            Some(rfs::Gid::from_raw(owner.1)),
-        )
-        .map_err(|e| fail("chown", e))?;
     }
     Ok(())
 }
