@@ -80,16 +80,17 @@ impl Runtime {
         };
         let mut booleans: BTreeMap<String, String> = BTreeMap::new();
         for f in filters {
-            let (key, value, negate) = match f.split_once("!=") {
-                Some((k, v)) => (k, v, true),
-                None => match f.split_once('=') {
-                    Some((k, v)) => (k, v, false),
-                    None => {
-                        return Err(Error::invalid(format!(
-                            "invalid image filter {f:?}: must be in the format \"filter=value or filter!=value\""
-                        )))
-                    }
-                },
+            // Split at the first `=`, as libimage does: `label=k!=v` is
+            // key `label`, value `k!=v`; only a key ending in `!` negates
+            // (`label!=k=v`).
+            let Some((key, value)) = f.split_once('=') else {
+                return Err(Error::invalid(format!(
+                    "invalid image filter {f:?}: must be in the format \"filter=value or filter!=value\""
+                )));
+            };
+            let (key, negate) = match key.strip_suffix('!') {
+                Some(k) => (k, true),
+                None => (key, false),
             };
             let mut boolean = |key: &str| -> Result<bool> {
                 if let Some(prev) = booleans.insert(key.to_string(), value.to_string()) {
