@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use berth_core::container::attach::{filter_detach, RelayCloser};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// A relay's pipes and the transport's end of them. `raw` output passes
@@ -25,7 +25,11 @@ pub fn pipes(raw: bool) -> (Pipes, ClientEnd) {
             from_client,
             detach: None,
         },
-        output: Output { tx: out_tx, raw },
+        output: Output {
+            tx: out_tx,
+            raw,
+            on_gone: Arc::default(),
+        },
         client_done: Arc::default(),
     };
     let client = ClientEnd {
@@ -127,6 +131,9 @@ impl Read for Input {
 pub struct Output {
     tx: mpsc::Sender<Bytes>,
     raw: bool,
+    /// Ends the relay when the client is found gone, so its thread and its
+    /// connection to the monitor do not wait for the container to exit.
+    on_gone: Arc<Mutex<Option<RelayCloser>>>,
 }
 
 impl Output {
@@ -144,6 +151,23 @@ impl Output {
     /// True once the client went away.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
+    }
+
+    /// Close the relay through `closer` at the first output the client is
+    /// no longer there to take.
+    pub fn close_relay_when_gone(&self, closer: RelayCloser) {
+        *self.on_gone.lock().unwrap_or_else(|p| p.into_inner()) = Some(closer);
+    }
+
+    fn client_gone(&self) {
+        let closer = self
+            .on_gone
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(c) = closer {
+            c.close();
+        }
     }
 }
 
@@ -164,10 +188,10 @@ impl Write for StreamWriter {
         } else {
             frame(self.stream, buf)
         };
-        self.out
-            .tx
-            .blocking_send(Bytes::from(data))
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        if self.out.tx.blocking_send(Bytes::from(data)).is_err() {
+            self.out.client_gone();
+            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        }
         Ok(buf.len())
     }
 

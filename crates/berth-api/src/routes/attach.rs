@@ -41,6 +41,9 @@ pub async fn relay(
         Ok(closer) => pipes.input.detach_on(detach_keys, closer),
         Err(_) => Default::default(),
     };
+    if let Ok(closer) = stream.closer() {
+        pipes.output.close_relay_when_gone(closer);
+    }
     let _ = tokio::task::spawn_blocking(move || {
         let mut out = pipes.output.writer(STDOUT, want.stdout);
         let mut err = pipes.output.writer(STDERR, want.stderr);
