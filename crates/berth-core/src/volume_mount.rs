@@ -173,9 +173,12 @@ fn unescape(p: &str) -> String {
     let b = p.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
-            let n = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(n);
+        let octal = |c: &u8| matches!(c, b'0'..=b'7');
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(octal) {
+            let n = u32::from(b[i + 1] - b'0') * 64
+                + u32::from(b[i + 2] - b'0') * 8
+                + u32::from(b[i + 3] - b'0');
+            out.push(n as u8);
             i += 4;
         } else {
             out.push(b[i]);
@@ -234,11 +237,18 @@ pub(crate) fn mount_count(data: &Path) -> usize {
 /// Unmount the volume's filesystem whoever holds it (`volume rm`), every
 /// layer of it: after this, deleting the directory deletes nothing else.
 pub(crate) fn unmount(data: &Path) -> Result<()> {
-    while is_mount_point(data) {
+    // Bounded: a mount table that kept naming it would otherwise spin.
+    for _ in 0..64 {
+        if !is_mount_point(data) {
+            return Ok(());
+        }
         rustix::mount::unmount(data, rustix::mount::UnmountFlags::DETACH)
             .map_err(|e| Error::io(format!("unmounting {}", data.display()), e.into()))?;
     }
-    Ok(())
+    Err(Error::new(
+        berth_types::ErrorKind::Storage,
+        format!("{} is still mounted after 64 unmounts", data.display()),
+    ))
 }
 
 fn mount(name: &str, m: &VolumeMount, data: &Path) -> Result<()> {
@@ -340,5 +350,6 @@ mod tests {
     fn mountinfo_escapes_are_undone() {
         assert_eq!(unescape("/a\\040b\\134c"), "/a b\\c");
         assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape("/not\\999octal"), "/not\\999octal");
     }
 }
