@@ -278,22 +278,37 @@ pub fn remove_created(rt: &Runtime, created: &[String]) {
     }
 }
 
+/// `cfg`'s volumes that have a filesystem of their own (`-o type= -o
+/// device=`), one entry per volume mount: its name, what to mount and its
+/// data directory, or the error looking the volume up. Options berth did
+/// not check at create (older records) leave a plain volume, as they
+/// always did.
+fn own_filesystems(
+    rt: &Runtime,
+    cfg: &ContainerConfig,
+) -> Vec<Result<(String, crate::volume_mount::VolumeMount, PathBuf)>> {
+    cfg.mounts
+        .iter()
+        .filter_map(volume_name)
+        .filter_map(|name| {
+            let vol = match rt.store.get_volume(name) {
+                Ok(v) => v,
+                Err(e) => return Some(Err(e)),
+            };
+            let wanted = crate::volume_mount::parse(name, &vol.options).ok()?;
+            wanted
+                .mounts()
+                .then(|| Ok((name.to_string(), wanted, PathBuf::from(vol.mountpoint))))
+        })
+        .collect()
+}
+
 /// Mount the filesystems of `cfg`'s volumes created with `-o type= -o
 /// device=` for container `cid` (see `volume_mount`), before it starts.
 pub(crate) fn mount_volumes(rt: &Runtime, cfg: &ContainerConfig, cid: &str) -> Result<()> {
-    for m in &cfg.mounts {
-        let Some(name) = volume_name(m) else {
-            continue;
-        };
-        let vol = rt.store.get_volume(name)?;
-        // Options berth did not check at create (older records) leave a
-        // plain volume, as they always did.
-        let Ok(wanted) = crate::volume_mount::parse(name, &vol.options) else {
-            continue;
-        };
-        if wanted.mounts() {
-            crate::volume_mount::acquire(name, &wanted, Path::new(&vol.mountpoint), cid)?;
-        }
+    for own in own_filesystems(rt, cfg) {
+        let (name, wanted, data) = own?;
+        crate::volume_mount::acquire(&name, &wanted, &data, cid)?;
     }
     Ok(())
 }
@@ -301,16 +316,8 @@ pub(crate) fn mount_volumes(rt: &Runtime, cfg: &ContainerConfig, cid: &str) -> R
 /// Container `cid` stopped using `cfg`'s volumes: unmount the filesystems
 /// nobody else holds. Best effort: a volume already removed is skipped.
 pub(crate) fn release_volumes(rt: &Runtime, cfg: &ContainerConfig, cid: &str) {
-    for m in &cfg.mounts {
-        let Some(name) = volume_name(m) else {
-            continue;
-        };
-        let Ok(vol) = rt.store.get_volume(name) else {
-            continue;
-        };
-        if crate::volume_mount::parse(name, &vol.options).is_ok_and(|w| w.mounts()) {
-            let _ = crate::volume_mount::release(Path::new(&vol.mountpoint), cid);
-        }
+    for (_, _, data) in own_filesystems(rt, cfg).into_iter().flatten() {
+        let _ = crate::volume_mount::release(&data, cid);
     }
 }
 
